@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything chronograph needs to build and test, from Debian's packages.
+# Idempotent: quiet and fast when all is present. Run as root (or with sudo available).
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config       # the compiler and the build
+  liblmdb-dev liblmdb++-dev              # the event log (LMDB, through lmdbxx)
+  libcereal-dev                          # event payload encoding
+  libspdlog-dev libfmt-dev               # service logging
+  libcli11-dev                           # chronotool's command line
+  nlohmann-json3-dev                     # --json output
+  libhowardhinnant-date-dev              # IANA time zones (date/tz)
+  libssl-dev                             # SHA-256 for the hash chain (libcrypto)
+  libsystemd-dev                         # sd_notify for Type=notify
+  libgtest-dev googletest                # tests
+  python3 python3-dateutil python3-croniter  # independent schedule oracles for tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "setup: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

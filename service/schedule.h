@@ -1,0 +1,69 @@
+// Schedules: cron expressions, RFC 5545 RRULEs and the seed's "FREQ params" form,
+// evaluated in an IANA time zone. See README "Schedules and DST" for the rules.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "service/status.h"
+
+namespace cg::sched {
+
+// What the DST rules did to a fire (recorded with the run, so history explains it).
+enum class FireAdjust : uint8_t {
+  kNone = 0,
+  // The local time the rule produced does not exist (spring-forward gap); the fire
+  // happens at the first instant after the gap.
+  kGapShifted = 1,
+  // The local time occurs twice (fall-back); this fire is its first occurrence and the
+  // second one is not run.
+  kRepeatedFirstOnly = 2,
+};
+
+const char* FireAdjustName(FireAdjust a);
+
+struct Fire {
+  int64_t at_us = 0;          // UTC instant, microseconds since the epoch
+  int64_t local_us = 0;       // the local wall time the rule produced, as if it were UTC
+  FireAdjust adjust = FireAdjust::kNone;
+};
+
+// An immutable, parsed schedule. Safe for concurrent use by multiple threads.
+class Schedule {
+ public:
+  virtual ~Schedule() = default;
+  Schedule(const Schedule&) = delete;
+  Schedule& operator=(const Schedule&) = delete;
+
+  // The first fire strictly after `after_us`, or nullopt when the rule has no more
+  // occurrences (COUNT/UNTIL reached, or a rule that can never match).
+  virtual std::optional<Fire> NextAfter(int64_t after_us) const = 0;
+
+  // The IANA zone the schedule is evaluated in.
+  virtual const std::string& time_zone() const = 0;
+
+ protected:
+  Schedule() = default;
+};
+
+// Parses `spec` in zone `tz` (an IANA name; empty means "UTC").
+//   cron:   "*/5 * * * *" (5 fields), "0 */5 * * * *" (6, seconds first), names
+//           (JAN..DEC, SUN..SAT), ranges, lists, steps, @yearly @annually @monthly
+//           @weekly @daily @midnight @hourly.
+//   RRULE:  "FREQ=HOURLY;INTERVAL=2;BYMINUTE=15", optionally prefixed "RRULE:", and
+//           optionally "DTSTART=20260101T000000;" / a "DTSTART:...\n" line.
+//   seed:   "HOURLY interval:2;byminute:15" (django-chronograph's frequency + params).
+// `anchor_us` is the DTSTART used when the rule has none (the time the job's schedule
+// was set, truncated to the second).
+// Errors: InvalidArgument naming the field or part that is wrong; NotFound-free:
+// an unknown zone is InvalidArgument too.
+Result<std::unique_ptr<Schedule>> ParseSchedule(std::string_view spec, std::string_view tz,
+                                                int64_t anchor_us);
+
+// InvalidArgument when `tz` is not a known IANA zone name.
+Status ValidateTimeZone(std::string_view tz);
+
+}  // namespace cg::sched

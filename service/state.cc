@@ -1,0 +1,266 @@
+#include "service/state.h"
+
+namespace cg {
+
+const char* RunStatusName(RunStatus s) {
+  switch (s) {
+    case RunStatus::kScheduled: return "scheduled";
+    case RunStatus::kRunning: return "running";
+    case RunStatus::kSucceeded: return "succeeded";
+    case RunStatus::kFailed: return "failed";
+    case RunStatus::kTimedOut: return "timed_out";
+    case RunStatus::kStopped: return "stopped";
+    case RunStatus::kAbandoned: return "abandoned";
+    case RunStatus::kSkipped: return "skipped";
+  }
+  return "unknown";
+}
+
+Result<RunStatus> ParseRunStatus(std::string_view s) {
+  for (auto st : {RunStatus::kScheduled, RunStatus::kRunning, RunStatus::kSucceeded,
+                  RunStatus::kFailed, RunStatus::kTimedOut, RunStatus::kStopped,
+                  RunStatus::kAbandoned, RunStatus::kSkipped}) {
+    if (s == RunStatusName(st)) return st;
+  }
+  return Status::InvalidArgument(
+      "invalid run status '" + std::string(s) +
+      "' (use scheduled, running, succeeded, failed, timed_out, stopped, abandoned or skipped)");
+}
+
+const JobState* State::FindJob(const std::string& name) const {
+  auto it = jobs.find(name);
+  return it == jobs.end() ? nullptr : &it->second;
+}
+
+const RunRecord* State::FindRun(uint64_t id) const {
+  auto it = runs.find(id);
+  return it == runs.end() ? nullptr : &it->second;
+}
+
+std::vector<const RunRecord*> State::ActiveRuns() const {
+  std::vector<const RunRecord*> out;
+  for (const auto& [id, run] : runs) {
+    if (run.status == RunStatus::kScheduled || run.status == RunStatus::kRunning) {
+      out.push_back(&run);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// Applies one payload. Every check comes before the first mutation, so a rejected
+// event leaves the state as it was.
+class Folder {
+ public:
+  Folder(State* s, const Event& e) : s_(*s), e_(e) {}
+
+  Status operator()(const std::monostate&) {
+    ++s_.ignored_events;
+    return Status::OK();
+  }
+
+  Status operator()(const JobDefined& p) {
+    if (p.spec.name.empty()) return Bad("JobDefined without a name");
+    if (s_.jobs.count(p.spec.name)) return Bad("job '" + p.spec.name + "' defined twice");
+    JobState& j = s_.jobs[p.spec.name];
+    j.spec = p.spec;
+    j.defined_seq = e_.seq;
+    j.defined_at_us = j.changed_at_us = j.schedule_anchor_us = e_.time_us;
+    return Status::OK();
+  }
+
+  Status operator()(const JobChanged& p) {
+    JobState* j = Job(p.spec.name);
+    if (!j) return Bad("JobChanged for unknown job '" + p.spec.name + "'");
+    if (p.spec.schedule != j->spec.schedule || p.spec.time_zone != j->spec.time_zone) {
+      j->schedule_anchor_us = e_.time_us;
+    }
+    j->spec = p.spec;
+    j->changed_at_us = e_.time_us;
+    return Status::OK();
+  }
+
+  Status operator()(const JobEnabled& p) { return SetEnabled(p.job, true); }
+  Status operator()(const JobDisabled& p) { return SetEnabled(p.job, false); }
+
+  Status operator()(const JobRemoved& p) {
+    if (!Job(p.job)) return Bad("JobRemoved for unknown job '" + p.job + "'");
+    s_.jobs.erase(p.job);
+    return Status::OK();
+  }
+
+  Status operator()(const RunRequested& p) {
+    if (!Job(p.job)) return Bad("RunRequested for unknown job '" + p.job + "'");
+    s_.pending_requests[e_.seq] = p.job;
+    return Status::OK();
+  }
+
+  Status operator()(const RunScheduled& p) {
+    JobState* j = Job(p.job);
+    if (!j) return Bad("RunScheduled for unknown job '" + p.job + "'");
+    if (p.trigger == Trigger::kRequest) {
+      auto it = s_.pending_requests.find(p.request_seq);
+      if (it == s_.pending_requests.end() || it->second != p.job) {
+        return Bad("RunScheduled answers request " + std::to_string(p.request_seq) +
+                   ", which is not a pending request for '" + p.job + "'");
+      }
+      s_.pending_requests.erase(it);
+    } else if (!s_.decided_slots.insert({p.job, p.scheduled_for_us}).second) {
+      return Bad("slot of job '" + p.job + "' at " + std::to_string(p.scheduled_for_us) +
+                 " claimed twice");
+    }
+    RunRecord& r = s_.runs[e_.seq];
+    r.id = e_.seq;
+    r.job = p.job;
+    r.scheduled_for_us = p.scheduled_for_us;
+    r.trigger = p.trigger;
+    r.request_seq = p.request_seq;
+    r.dst_adjust = p.dst_adjust;
+    r.claimed_at_us = e_.time_us;
+    j->last_run_id = e_.seq;
+    return Status::OK();
+  }
+
+  Status operator()(const RunSkipped& p) {
+    // A skip answers either a run request or a scheduled slot.
+    if (p.request_seq != 0) {
+      auto it = s_.pending_requests.find(p.request_seq);
+      if (it == s_.pending_requests.end()) {
+        return Bad("RunSkipped answers request " + std::to_string(p.request_seq) +
+                   ", which is not pending");
+      }
+      s_.pending_requests.erase(it);
+    } else if (!s_.decided_slots.insert({p.job, p.scheduled_for_us}).second) {
+      return Bad("slot of job '" + p.job + "' at " + std::to_string(p.scheduled_for_us) +
+                 " decided twice");
+    }
+    RunRecord& r = s_.runs[e_.seq];
+    r.id = e_.seq;
+    r.job = p.job;
+    r.scheduled_for_us = p.scheduled_for_us;
+    r.status = RunStatus::kSkipped;
+    r.request_seq = p.request_seq;
+    if (p.request_seq != 0) r.trigger = Trigger::kRequest;
+    r.claimed_at_us = e_.time_us;
+    r.reason = std::string(SkipReasonName(p.reason));
+    if (!p.detail.empty()) r.reason += ": " + p.detail;
+    return Status::OK();
+  }
+
+  Status operator()(const RunStarted& p) {
+    RunRecord* r = Run(p.run_id);
+    if (!r) return Bad("RunStarted for unknown run " + std::to_string(p.run_id));
+    if (r->status != RunStatus::kScheduled) {
+      return Bad("run " + std::to_string(p.run_id) + " started twice or after it ended");
+    }
+    r->status = RunStatus::kRunning;
+    r->started_at_us = p.started_at_us;
+    r->pid = p.pid;
+    r->host = p.host;
+    r->lock_file = p.lock_file;
+    return Status::OK();
+  }
+
+  Status operator()(const RunFinished& p) {
+    RunRecord* r = Run(p.run_id);
+    if (!r) return Bad("RunFinished for unknown run " + std::to_string(p.run_id));
+    bool late = r->status == RunStatus::kAbandoned && !r->finished_late;
+    if (r->status != RunStatus::kRunning && r->status != RunStatus::kScheduled && !late) {
+      return Bad("run " + std::to_string(p.run_id) + " finished twice");
+    }
+    if (late) {
+      r->finished_late = true;
+    } else {
+      switch (p.outcome) {
+        case RunOutcome::kSucceeded: r->status = RunStatus::kSucceeded; break;
+        case RunOutcome::kFailed: r->status = RunStatus::kFailed; break;
+        case RunOutcome::kTimedOut: r->status = RunStatus::kTimedOut; break;
+        case RunOutcome::kStopped: r->status = RunStatus::kStopped; break;
+      }
+      r->reason = p.reason;
+    }
+    if (r->started_at_us == 0) r->started_at_us = p.started_at_us;
+    r->ended_at_us = p.ended_at_us;
+    r->exit_code = p.exit_code;
+    r->signal = p.signal;
+    r->stdout_bytes = p.stdout_bytes;
+    r->stderr_bytes = p.stderr_bytes;
+    r->output_digest = p.output_digest;
+    return Status::OK();
+  }
+
+  Status operator()(const RunAbandoned& p) {
+    RunRecord* r = Run(p.run_id);
+    if (!r) return Bad("RunAbandoned for unknown run " + std::to_string(p.run_id));
+    if (r->status != RunStatus::kRunning && r->status != RunStatus::kScheduled) {
+      return Bad("run " + std::to_string(p.run_id) + " abandoned after it ended");
+    }
+    r->status = RunStatus::kAbandoned;
+    r->reason = p.reason;
+    return Status::OK();
+  }
+
+  Status operator()(const OutputPurged& p) {
+    for (uint64_t id : p.run_ids) {
+      if (!Run(id)) return Bad("OutputPurged names unknown run " + std::to_string(id));
+    }
+    for (uint64_t id : p.run_ids) Run(id)->output_purged = true;
+    return Status::OK();
+  }
+
+  Status operator()(const ServiceStarted& p) {
+    s_.service.running = true;
+    s_.service.pid = p.pid;
+    s_.service.host = p.host;
+    s_.service.version = p.version;
+    s_.service.started_at_us = e_.time_us;
+    return Status::OK();
+  }
+
+  Status operator()(const ServiceStopped&) {
+    s_.service.running = false;
+    s_.service.stopped_at_us = e_.time_us;
+    return Status::OK();
+  }
+
+ private:
+  Status Bad(const std::string& msg) const {
+    return Status::Corruption("event " + std::to_string(e_.seq) + ": " + msg);
+  }
+  JobState* Job(const std::string& name) {
+    auto it = s_.jobs.find(name);
+    return it == s_.jobs.end() ? nullptr : &it->second;
+  }
+  RunRecord* Run(uint64_t id) {
+    auto it = s_.runs.find(id);
+    return it == s_.runs.end() ? nullptr : &it->second;
+  }
+  Status SetEnabled(const std::string& name, bool enabled) {
+    JobState* j = Job(name);
+    if (!j) return Bad(std::string(enabled ? "JobEnabled" : "JobDisabled") +
+                       " for unknown job '" + name + "'");
+    j->spec.enabled = enabled;
+    j->changed_at_us = e_.time_us;
+    return Status::OK();
+  }
+
+  State& s_;
+  const Event& e_;
+};
+
+}  // namespace
+
+Status Apply(State* s, const Event& e) {
+  if (e.seq != s->last_seq + 1) {
+    return Status::Corruption("event " + std::to_string(e.seq) + ": expected sequence " +
+                              std::to_string(s->last_seq + 1));
+  }
+  CG_RETURN_IF_ERROR(std::visit(Folder(s, e), e.payload));
+  s->last_seq = e.seq;
+  s->last_time_us = e.time_us;
+  ++s->events;
+  return Status::OK();
+}
+
+}  // namespace cg

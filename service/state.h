@@ -1,0 +1,102 @@
+// The projection: jobs and runs as a pure fold over the event log. The service,
+// chronotool and audit replay all use Apply(), so `state --at T` is the same fold
+// stopped at T.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "service/events.h"
+#include "service/status.h"
+
+namespace cg {
+
+enum class RunStatus : uint8_t {
+  kScheduled,  // slot claimed, not started yet
+  kRunning,
+  kSucceeded,
+  kFailed,
+  kTimedOut,
+  kStopped,    // stopped by `replace` or shutdown of a run-now
+  kAbandoned,  // its run shim went away without finishing
+  kSkipped,    // a slot that was not run; `reason` says why
+};
+const char* RunStatusName(RunStatus s);
+Result<RunStatus> ParseRunStatus(std::string_view s);
+
+struct RunRecord {
+  uint64_t id = 0;  // sequence number of its RunScheduled (or RunSkipped) event
+  std::string job;
+  int64_t scheduled_for_us = 0;
+  Trigger trigger = Trigger::kSchedule;
+  uint64_t request_seq = 0;
+  uint8_t dst_adjust = 0;
+  RunStatus status = RunStatus::kScheduled;
+  int64_t claimed_at_us = 0;
+  int64_t started_at_us = 0;
+  int64_t ended_at_us = 0;
+  int32_t exit_code = -1;
+  int32_t signal = 0;
+  std::string reason;
+  std::string host;
+  int64_t pid = 0;
+  std::string lock_file;
+  uint64_t stdout_bytes = 0;
+  uint64_t stderr_bytes = 0;
+  std::string output_digest;
+  bool output_purged = false;
+  // A RunFinished that arrived after the run was marked abandoned: kept for the
+  // record, without reviving the run.
+  bool finished_late = false;
+};
+
+struct JobState {
+  JobSpec spec;
+  uint64_t defined_seq = 0;
+  int64_t defined_at_us = 0;
+  int64_t changed_at_us = 0;
+  // When the schedule (or zone) was last set: the DTSTART of RRULEs without one.
+  int64_t schedule_anchor_us = 0;
+  uint64_t last_run_id = 0;
+};
+
+struct ServiceInfo {
+  bool running = false;  // a ServiceStarted without its ServiceStopped
+  int64_t pid = 0;
+  std::string host;
+  std::string version;
+  int64_t started_at_us = 0;
+  int64_t stopped_at_us = 0;
+};
+
+struct State {
+  uint64_t last_seq = 0;
+  int64_t last_time_us = 0;
+  uint64_t events = 0;
+  uint64_t ignored_events = 0;  // unknown types with the safe-to-ignore bit
+  std::map<std::string, JobState> jobs;
+  std::map<uint64_t, RunRecord> runs;
+  // (job, scheduled time) of every slot already decided: claimed or skipped.
+  std::set<std::pair<std::string, int64_t>> decided_slots;
+  // RunRequested sequence numbers not yet answered by a RunScheduled/RunSkipped.
+  std::map<uint64_t, std::string> pending_requests;
+  ServiceInfo service;
+
+  const JobState* FindJob(const std::string& name) const;
+  const RunRecord* FindRun(uint64_t id) const;
+  // Runs not finished yet (scheduled or running), oldest first.
+  std::vector<const RunRecord*> ActiveRuns() const;
+};
+
+// Applies one event. Events must come in sequence order, starting after s->last_seq.
+// Returns Corruption("event N: ...") when the event cannot follow the state (a job
+// defined twice, a change to an unknown job, a slot claimed twice, a run finished that
+// never started...), leaving *s unchanged in that case.
+Status Apply(State* s, const Event& e);
+
+}  // namespace cg

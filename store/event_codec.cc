@@ -1,0 +1,88 @@
+// event :=
+//    crc: fixed32          // masked crc32c of every byte after this field
+//    version: uint8        // encoding version of this envelope, 1
+//    type: fixed16         // EventType; bit 15 set = safe to ignore if unknown
+//    time_us: fixed64      // UTC wall clock, microseconds since the Unix epoch (signed)
+//    prev: 32 bytes        // SHA-256 of the previous event's key and value; zeros for 1
+//    actor_user: varint32 length + bytes (UTF-8)
+//    actor_program: varint32 length + bytes
+//    actor_pid: fixed64
+//    actor_host: varint32 length + bytes
+//    payload_length: varint32
+//    payload: bytes        // cereal PortableBinaryArchive of the event struct,
+//                          // versioned with CEREAL_CLASS_VERSION
+// Fixed-width fields are little-endian. Nothing may follow the payload.
+#include "store/event_codec.h"
+
+#include "service/os.h"
+#include "store/coding.h"
+#include "store/crc32c.h"
+
+namespace cg::store {
+
+std::string EncodeEvent(uint16_t type, int64_t time_us, const Actor& actor, const Hash& prev,
+                        std::string_view payload_bytes) {
+  std::string out;
+  out.reserve(64 + payload_bytes.size() + actor.user.size() + actor.program.size() +
+              actor.host.size());
+  PutFixed32(&out, 0);  // crc, filled in below
+  out.push_back(static_cast<char>(kEventEncodingVersion));
+  PutFixed16(&out, type);
+  PutFixed64(&out, static_cast<uint64_t>(time_us));
+  out.append(reinterpret_cast<const char*>(prev.data()), prev.size());
+  PutLengthPrefixed(&out, actor.user);
+  PutLengthPrefixed(&out, actor.program);
+  PutFixed64(&out, static_cast<uint64_t>(actor.pid));
+  PutLengthPrefixed(&out, actor.host);
+  PutLengthPrefixed(&out, payload_bytes);
+  uint32_t crc = crc32c::Mask(crc32c::Value(out.data() + 4, out.size() - 4));
+  std::string crc_bytes;
+  PutFixed32(&crc_bytes, crc);
+  out.replace(0, 4, crc_bytes);
+  return out;
+}
+
+Result<Event> DecodeEvent(uint64_t seq, std::string_view value) {
+  auto bad = [seq](const std::string& why) {
+    return Status::Corruption("event " + std::to_string(seq) + ": " + why);
+  };
+  Decoder d(value);
+  uint32_t stored_crc;
+  if (!d.GetFixed32(&stored_crc)) return bad("truncated (no checksum)");
+  uint32_t actual = crc32c::Value(value.data() + 4, value.size() - 4);
+  if (crc32c::Unmask(stored_crc) != actual) return bad("checksum mismatch");
+
+  Event e;
+  e.seq = seq;
+  uint64_t time_bits, pid_bits;
+  std::string_view prev;
+  if (!d.GetByte(&e.version)) return bad("truncated envelope");
+  if (e.version != kEventEncodingVersion) {
+    return bad("unknown envelope version " + std::to_string(e.version));
+  }
+  std::string payload;
+  if (!d.GetFixed16(&e.type) || !d.GetFixed64(&time_bits) || !d.GetBytes(32, &prev) ||
+      !d.GetLengthPrefixed(&e.actor.user) || !d.GetLengthPrefixed(&e.actor.program) ||
+      !d.GetFixed64(&pid_bits) || !d.GetLengthPrefixed(&e.actor.host) ||
+      !d.GetLengthPrefixed(&payload)) {
+    return bad("truncated envelope");
+  }
+  if (d.remaining() != 0) return bad("trailing bytes after the payload");
+  e.time_us = static_cast<int64_t>(time_bits);
+  e.actor.pid = static_cast<int64_t>(pid_bits);
+  std::copy(prev.begin(), prev.end(), e.prev.begin());
+  auto decoded = DecodePayload(e.type, payload);
+  if (!decoded.ok()) return bad(decoded.status().message());
+  e.payload = std::move(decoded).value();
+  return e;
+}
+
+Hash HashEvent(uint64_t seq, std::string_view value) {
+  std::string key = EncodeKey(seq);
+  os::Sha256 h;
+  h.Update(key.data(), key.size());
+  h.Update(value.data(), value.size());
+  return h.Final();
+}
+
+}  // namespace cg::store

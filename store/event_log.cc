@@ -1,0 +1,485 @@
+// The LMDB environment of a data directory:
+//   events   key: seq as big-endian u64, value: event (event_codec.cc); MDB_APPEND only
+//   meta     "magic" -> fixed32 kMagic, "format_version" -> fixed32,
+//            "head" -> fixed64 seq + 32-byte hash of the last event (the chain's tip)
+//   outputs  key: run id as big-endian u64, value: the run's captured output record
+// LMDB errors are translated into Status here, once.
+#include "store/event_log.h"
+
+#include <errno.h>
+
+#include <lmdb++.h>
+
+#include <mutex>
+
+#include "service/os.h"
+#include "service/time_util.h"
+#include "store/coding.h"
+#include "store/event_codec.h"
+
+namespace cg::store {
+namespace {
+
+constexpr uint64_t kReadChunk = 8192;  // events per read transaction (lmdb.h: keep readers short)
+constexpr size_t kMaxGrowStep = size_t{1} << 30;
+
+std::string_view View(const lmdb::val& v) { return std::string_view(v.data(), v.size()); }
+
+Status Translate(const std::string& dir, const lmdb::error& e) {
+  int rc = e.code();
+  std::string msg = "LMDB environment '" + dir + "': " + e.what();
+  switch (rc) {
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return Status::PermissionDenied(msg);
+    case ENOENT:
+      return Status::NotFound(msg);
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+      return Status::Corruption(msg);
+    case MDB_VERSION_MISMATCH:
+      return Status::NotSupported(msg);
+    case ENOSPC:
+      return Status::IOError(msg + " (the disk is full)");
+    default:
+      return Status::IOError(msg);
+  }
+}
+
+// Thrown inside a transaction body to abort it with a Status.
+struct Abort {
+  Status status;
+};
+
+// A transaction handle that is aborted unless committed. lmdbxx's lmdb::txn cannot be
+// used here: when mdb_txn_commit() fails (MDB_MAP_FULL while saving the free list, a
+// full disk), LMDB has already freed the transaction, but lmdb::txn::commit() keeps
+// the handle and its destructor aborts it a second time.
+class Txn {
+ public:
+  Txn(MDB_env* env, unsigned flags) { lmdb::txn_begin(env, nullptr, flags, &handle_); }
+  ~Txn() {
+    if (handle_) mdb_txn_abort(handle_);
+  }
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+  operator MDB_txn*() const { return handle_; }  // NOLINT: used like lmdb::txn
+  void Commit() {
+    MDB_txn* h = handle_;
+    handle_ = nullptr;  // freed by LMDB whatever the outcome
+    int rc = mdb_txn_commit(h);
+    if (rc != 0) lmdb::error::raise("mdb_txn_commit", rc);
+  }
+
+ private:
+  MDB_txn* handle_ = nullptr;
+};
+
+}  // namespace
+
+struct EventLog::Impl {
+  lmdb::env env = lmdb::env::create();
+  MDB_dbi events = 0, meta = 0, outputs = 0;
+  Options options;
+  Actor actor;
+  std::mutex mu;
+
+  // Runs body(txn) in a transaction, retrying after growing a full map or adopting a
+  // map that another process grew. body must be idempotent up to its commit.
+  template <typename Body>
+  Status Run(const std::string& dir, unsigned flags, Body&& body) {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        Txn txn(env, flags);
+        body(txn);
+        if (!(flags & MDB_RDONLY)) txn.Commit();
+        return Status::OK();
+      } catch (const Abort& a) {
+        return a.status;
+      } catch (const lmdb::map_full_error&) {
+        if (attempt > 40) return Status::IOError("LMDB map cannot grow any further");
+        CG_RETURN_IF_ERROR(Grow(dir));
+      } catch (const lmdb::error& e) {
+        if (e.code() == MDB_MAP_RESIZED && attempt < 40) {
+          // Another process grew the map: adopt its size (no transaction is open).
+          mdb_env_set_mapsize(env, 0);
+          continue;
+        }
+        return Translate(dir, e);
+      }
+    }
+  }
+
+  Status Grow(const std::string& dir) {
+    size_t cur = MapSize();
+    size_t next = cur + std::min(cur, kMaxGrowStep);
+    int rc = mdb_env_set_mapsize(env, next);
+    if (rc != 0) {
+      return Status::IOError("LMDB environment '" + dir + "': cannot grow the map to " +
+                             std::to_string(next) + " bytes: " + mdb_strerror(rc));
+    }
+    return Status::OK();
+  }
+
+  size_t MapSize() {
+    MDB_envinfo info;
+    mdb_env_info(env, &info);
+    return info.me_mapsize;
+  }
+
+  // The chain's tip recorded in meta.
+  static bool ReadHead(MDB_txn* txn, MDB_dbi meta, uint64_t* seq, Hash* hash) {
+    lmdb::val k("head", 4), v;
+    if (!lmdb::dbi_get(txn, meta, k, v)) {
+      *seq = 0;
+      hash->fill(0);
+      return true;
+    }
+    Decoder d(View(v));
+    std::string_view h;
+    if (!d.GetFixed64(seq) || !d.GetBytes(32, &h) || d.remaining() != 0) return false;
+    std::copy(h.begin(), h.end(), hash->begin());
+    return true;
+  }
+
+  // Calls fn for each event with seq >= from, in txn, until fn returns false.
+  template <typename Fn>
+  static void ForEach(MDB_txn* txn, MDB_dbi events, uint64_t from, Fn&& fn) {
+    auto cursor = lmdb::cursor::open(txn, events);
+    std::string start = EncodeKey(from);
+    lmdb::val k(start.data(), start.size()), v;
+    bool found = cursor.get(k, v, MDB_SET_RANGE);
+    while (found) {
+      uint64_t seq;
+      if (!DecodeKey(View(k), &seq)) {
+        throw Abort{Status::Corruption("events database has a key of " +
+                                       std::to_string(k.size()) + " bytes")};
+      }
+      if (!fn(seq, View(v))) return;
+      found = cursor.get(k, v, MDB_NEXT);
+    }
+  }
+
+  // Folds events after state->last_seq into *state inside txn.
+  static void CatchUpIn(MDB_txn* txn, MDB_dbi events, State* state) {
+    ForEach(txn, events, state->last_seq + 1, [&](uint64_t seq, std::string_view value) {
+      if (seq != state->last_seq + 1) {
+        throw Abort{Status::Corruption("event " + std::to_string(state->last_seq + 1) +
+                                       " is missing (next is " + std::to_string(seq) + ")")};
+      }
+      auto e = DecodeEvent(seq, value);
+      if (!e.ok()) throw Abort{e.status()};
+      Status st = Apply(state, *e);
+      if (!st.ok()) throw Abort{st};
+      return true;
+    });
+  }
+};
+
+EventLog::EventLog(std::unique_ptr<Impl> impl, std::string dir)
+    : impl_(std::move(impl)), dir_(std::move(dir)) {}
+
+EventLog::~EventLog() = default;
+
+std::string ResolveDataDir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  auto env = os::GetEnv("CHRONOGRAPH_DATA");
+  if (env && !env->empty()) return *env;
+  return os::DefaultDataDir();
+}
+
+Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir, const Options& options) {
+  if (dir.empty()) return Status::InvalidArgument("empty data directory path");
+  if (!os::DirectoryExists(dir)) {
+    if (!options.create_if_missing) {
+      return Status::NotFound("no chronograph data directory at '" + dir + "'");
+    }
+    CG_RETURN_IF_ERROR(os::CreatePrivateDirectory(dir));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->actor.user = os::CurrentUserName();
+  impl->actor.program = options.program;
+  impl->actor.pid = os::CurrentPid();
+  impl->actor.host = os::HostName();
+  try {
+    impl->env.set_max_dbs(4);
+    impl->env.set_mapsize(options.initial_map_size);
+    impl->env.open(dir.c_str(), MDB_NOTLS, 0600);
+  } catch (const lmdb::error& e) {
+    return Translate(dir, e);
+  }
+  Impl* p = impl.get();
+  Status st = p->Run(dir, 0, [&](Txn& txn) {
+    p->events = lmdb::dbi::open(txn, "events", MDB_CREATE).handle();
+    p->meta = lmdb::dbi::open(txn, "meta", MDB_CREATE).handle();
+    p->outputs = lmdb::dbi::open(txn, "outputs", MDB_CREATE).handle();
+    lmdb::val mk("magic", 5), mv;
+    if (!lmdb::dbi_get(txn, p->meta, mk, mv)) {
+      std::string magic, version;
+      PutFixed32(&magic, kMagic);
+      PutFixed32(&version, kFormatVersion);
+      lmdb::val magic_val(magic.data(), magic.size());
+      lmdb::val vk("format_version", 14), version_val(version.data(), version.size());
+      lmdb::dbi_put(txn, p->meta, mk, magic_val, 0);
+      lmdb::dbi_put(txn, p->meta, vk, version_val, 0);
+      return;
+    }
+    uint32_t magic = 0, version = 0;
+    Decoder md(View(mv));
+    if (!md.GetFixed32(&magic) || magic != kMagic) {
+      throw Abort{Status::Corruption("'" + dir +
+                                     "' holds an LMDB environment that is not chronograph's")};
+    }
+    lmdb::val vk("format_version", 14), vv;
+    Decoder vd(lmdb::dbi_get(txn, p->meta, vk, vv) ? View(vv) : std::string_view());
+    if (!vd.GetFixed32(&version)) {
+      throw Abort{Status::Corruption("'" + dir + "': meta has no format version")};
+    }
+    if (version != kFormatVersion) {
+      throw Abort{Status::NotSupported("'" + dir + "' has event-log format version " +
+                                       std::to_string(version) + "; this build reads only " +
+                                       std::to_string(kFormatVersion))};
+    }
+  });
+  if (!st.ok()) return st;
+  return std::unique_ptr<EventLog>(new EventLog(std::move(impl), dir));
+}
+
+Status EventLog::CatchUp(State* state) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return CatchUpLocked(state);
+}
+
+Status EventLog::CatchUpLocked(State* state) {
+  for (;;) {
+    uint64_t before = state->last_seq;
+    bool more = false;
+    CG_RETURN_IF_ERROR(impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
+      uint64_t count = 0;
+      more = false;
+      Impl::ForEach(txn, impl_->events, state->last_seq + 1,
+                    [&](uint64_t seq, std::string_view value) {
+                      if (++count > kReadChunk) {
+                        more = true;
+                        return false;
+                      }
+                      if (seq != state->last_seq + 1) {
+                        throw Abort{Status::Corruption(
+                            "event " + std::to_string(state->last_seq + 1) +
+                            " is missing (next is " + std::to_string(seq) + ")")};
+                      }
+                      auto e = DecodeEvent(seq, value);
+                      if (!e.ok()) throw Abort{e.status()};
+                      Status st = Apply(state, *e);
+                      if (!st.ok()) throw Abort{st};
+                      return true;
+                    });
+    }));
+    if (!more || state->last_seq == before) return Status::OK();
+  }
+}
+
+Status EventLog::Scan(uint64_t from, uint64_t to, const std::function<bool(const Event&)>& fn) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  uint64_t next = std::max<uint64_t>(from, 1);
+  bool done = false;
+  while (!done && next <= to) {
+    CG_RETURN_IF_ERROR(impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
+      uint64_t count = 0;
+      done = true;
+      Impl::ForEach(txn, impl_->events, next, [&](uint64_t seq, std::string_view value) {
+        if (seq > to) return false;
+        if (++count > kReadChunk) {
+          done = false;
+          return false;
+        }
+        auto e = DecodeEvent(seq, value);
+        if (!e.ok()) throw Abort{e.status()};
+        next = seq + 1;
+        if (!fn(*e)) return false;
+        return true;
+      });
+    }));
+  }
+  return Status::OK();
+}
+
+Result<uint64_t> EventLog::Transact(State* state, const Decide& decide) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  Impl* p = impl_.get();
+  uint64_t first = 0;
+  bool state_dirty = false;
+  Status st = p->Run(dir_, 0, [&](Txn& txn) {
+    if (state_dirty) {
+      // A previous attempt applied events that were then not committed.
+      *state = State();
+      state_dirty = false;
+    }
+    Impl::CatchUpIn(txn, p->events, state);
+    uint64_t head_seq;
+    Hash head_hash;
+    if (!Impl::ReadHead(txn, p->meta, &head_seq, &head_hash)) {
+      throw Abort{Status::Corruption("meta head record is malformed")};
+    }
+    if (head_seq != state->last_seq) {
+      throw Abort{Status::Corruption("meta head names event " + std::to_string(head_seq) +
+                                     " but the log ends at " +
+                                     std::to_string(state->last_seq))};
+    }
+    Batch batch;
+    Status decided = decide(*state, &batch);
+    if (!decided.ok()) throw Abort{decided};
+    if (batch.empty()) throw Abort{Status::OK()};
+    int64_t now = NowMicros();
+    uint64_t seq = state->last_seq;
+    first = batch.events.empty() ? 0 : seq + 1;
+    for (EventPayload& payload : batch.events) {
+      ++seq;
+      Event e;
+      e.seq = seq;
+      e.version = kEventEncodingVersion;
+      e.type = PayloadType(payload);
+      e.time_us = now;
+      e.actor = p->actor;
+      e.prev = head_hash;
+      std::string value = EncodeEvent(e.type, now, p->actor, head_hash, EncodePayload(payload));
+      e.payload = std::move(payload);
+      state_dirty = true;
+      Status applied = Apply(state, e);
+      if (!applied.ok()) {
+        throw Abort{Status::InvalidArgument("refusing to append an event the fold rejects: " +
+                                            applied.message())};
+      }
+      std::string key = EncodeKey(seq);
+      lmdb::val kv(key.data(), key.size()), vv(value.data(), value.size());
+      if (!lmdb::dbi_put(txn, p->events, kv, vv, MDB_APPEND)) {
+        throw Abort{Status::Corruption("event " + std::to_string(seq) + " already exists")};
+      }
+      head_hash = HashEvent(seq, value);
+    }
+    for (const auto& [run_id, blob] : batch.put_outputs) {
+      std::string key = EncodeKey(run_id);
+      lmdb::val kv(key.data(), key.size()), vv(blob.data(), blob.size());
+      lmdb::dbi_put(txn, p->outputs, kv, vv, 0);
+    }
+    for (uint64_t run_id : batch.delete_outputs) {
+      std::string key = EncodeKey(run_id);
+      lmdb::val kv(key.data(), key.size());
+      lmdb::dbi_del(txn, p->outputs, kv, nullptr);
+    }
+    std::string head;
+    PutFixed64(&head, seq);
+    head.append(reinterpret_cast<const char*>(head_hash.data()), head_hash.size());
+    lmdb::val hk("head", 4), hv(head.data(), head.size());
+    lmdb::dbi_put(txn, p->meta, hk, hv, 0);
+  });
+  if (!st.ok() && state_dirty) {
+    // Events applied to *state were not committed: rebuild it from the log.
+    *state = State();
+    Status rebuilt = CatchUpLocked(state);
+    if (!rebuilt.ok()) return rebuilt;
+  }
+  if (!st.ok()) return st;
+  return first;
+}
+
+Result<uint64_t> EventLog::Append(State* state, EventPayload payload) {
+  return Transact(state, [&](const State&, Batch* batch) {
+    batch->events.push_back(payload);
+    return Status::OK();
+  });
+}
+
+Result<std::optional<std::string>> EventLog::GetOutput(uint64_t run_id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::optional<std::string> out;
+  CG_RETURN_IF_ERROR(impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
+    std::string key = EncodeKey(run_id);
+    lmdb::val kv(key.data(), key.size()), vv;
+    if (lmdb::dbi_get(txn, impl_->outputs, kv, vv)) out = std::string(View(vv));
+  }));
+  return out;
+}
+
+Result<uint64_t> EventLog::LastSeq() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  uint64_t last = 0;
+  CG_RETURN_IF_ERROR(impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
+    auto cursor = lmdb::cursor::open(txn, impl_->events);
+    lmdb::val k, v;
+    if (cursor.get(k, v, MDB_LAST) && !DecodeKey(View(k), &last)) {
+      throw Abort{Status::Corruption("events database has a malformed last key")};
+    }
+  }));
+  return last;
+}
+
+size_t EventLog::MapSize() const { return impl_->MapSize(); }
+
+Status EventLog::Verify(VerifyReport* report) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  *report = VerifyReport();
+  State state;
+  Hash prev{};  // the first event links to zeros
+  uint64_t expected = 1;
+  bool more = true;
+  while (more) {
+    CG_RETURN_IF_ERROR(impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
+      uint64_t count = 0;
+      more = false;
+      Impl::ForEach(txn, impl_->events, expected, [&](uint64_t seq, std::string_view value) {
+        if (++count > kReadChunk) {
+          more = true;
+          return false;
+        }
+        if (seq != expected) {
+          throw Abort{Status::Corruption("event " + std::to_string(expected) +
+                                         " is missing (the next event is " +
+                                         std::to_string(seq) + ")")};
+        }
+        auto e = DecodeEvent(seq, value);
+        if (!e.ok()) throw Abort{e.status()};
+        if (e->prev != prev) {
+          throw Abort{Status::Corruption("event " + std::to_string(seq) +
+                                         ": hash chain broken (the previous event was altered, "
+                                         "removed or reordered)")};
+        }
+        Status st = Apply(&state, *e);
+        if (!st.ok()) throw Abort{st};
+        if (seq == 1) report->first_time_us = e->time_us;
+        report->last_time_us = e->time_us;
+        prev = HashEvent(seq, value);
+        ++expected;
+        return true;
+      });
+    }));
+  }
+  // The tip recorded in meta catches a removed or replaced last event.
+  uint64_t head_seq = 0;
+  Hash head_hash{};
+  bool head_ok = true;
+  CG_RETURN_IF_ERROR(impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
+    head_ok = Impl::ReadHead(txn, impl_->meta, &head_seq, &head_hash);
+  }));
+  uint64_t last = expected - 1;
+  if (!head_ok) return Status::Corruption("meta head record is malformed");
+  if (head_seq != last) {
+    return Status::Corruption("event " + std::to_string(std::min(head_seq, last) + 1) +
+                              ": the log ends at event " + std::to_string(last) +
+                              " but its recorded head is event " + std::to_string(head_seq));
+  }
+  if (head_hash != prev) {
+    return Status::Corruption("event " + std::to_string(last) +
+                              ": does not match the hash recorded as the log's head");
+  }
+  report->events = state.events;
+  report->ignored = state.ignored_events;
+  report->jobs = state.jobs.size();
+  report->runs = state.runs.size();
+  return Status::OK();
+}
+
+}  // namespace cg::store

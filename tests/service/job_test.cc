@@ -1,0 +1,77 @@
+#include "service/job.h"
+
+#include <gtest/gtest.h>
+
+namespace cg {
+namespace {
+
+JobSpec Valid() {
+  JobSpec s;
+  s.name = "backup.db-1_x";
+  s.argv = {"/bin/echo", "hi"};
+  s.schedule = "*/5 * * * *";
+  return s;
+}
+
+TEST(JobTest, AcceptsAValidSpec) { EXPECT_TRUE(ValidateJobSpec(Valid(), 0).ok()); }
+
+TEST(JobTest, NamesAreLettersDigitsDashUnderscoreDotUpTo100) {
+  EXPECT_TRUE(ValidateJobName(std::string(100, 'a')).ok());
+  auto too_long = ValidateJobName(std::string(101, 'a'));
+  EXPECT_TRUE(too_long.IsInvalidArgument());
+  EXPECT_NE(too_long.message().find("101"), std::string::npos);
+  for (const char* bad : {"", "a b", "a/b", "ä", "x;y", "name\n"}) {
+    EXPECT_TRUE(ValidateJobName(bad).IsInvalidArgument()) << bad;
+  }
+}
+
+TEST(JobTest, RejectsEmptyCommands) {
+  JobSpec s = Valid();
+  s.argv.clear();
+  EXPECT_NE(ValidateJobSpec(s, 0).message().find("command is empty"), std::string::npos);
+  s.argv = {""};
+  EXPECT_TRUE(ValidateJobSpec(s, 0).IsInvalidArgument());
+  s.argv.clear();
+  s.command_kind = CommandKind::kShell;
+  s.shell = "  \t";
+  EXPECT_NE(ValidateJobSpec(s, 0).message().find("shell command is empty"), std::string::npos);
+}
+
+TEST(JobTest, RejectsBadScheduleZoneEnvAndTimeout) {
+  JobSpec s = Valid();
+  s.schedule = " ";
+  EXPECT_NE(ValidateJobSpec(s, 0).message().find("schedule is empty"), std::string::npos);
+  s = Valid();
+  s.schedule = "61 * * * *";
+  EXPECT_TRUE(ValidateJobSpec(s, 0).IsInvalidArgument());
+  s = Valid();
+  s.time_zone = "Mars/Olympus_Mons";
+  EXPECT_NE(ValidateJobSpec(s, 0).message().find("Mars/Olympus_Mons"), std::string::npos);
+  s = Valid();
+  s.env = {{"", "x"}};
+  EXPECT_TRUE(ValidateJobSpec(s, 0).IsInvalidArgument());
+  s = Valid();
+  s.timeout_ms = -1;
+  EXPECT_TRUE(ValidateJobSpec(s, 0).IsInvalidArgument());
+}
+
+TEST(JobTest, CommandLineQuotesWhereNeeded) {
+  JobSpec s = Valid();
+  s.argv = {"/bin/sh", "-c", "echo 'a b'"};
+  EXPECT_EQ(s.CommandLine(), "/bin/sh -c 'echo '\\''a b'\\'''");
+  s.command_kind = CommandKind::kShell;
+  s.shell = "echo hi | wc";
+  EXPECT_EQ(s.CommandLine(), "echo hi | wc");
+}
+
+TEST(JobTest, PoliciesParseAndName) {
+  EXPECT_EQ(*ParseOverlapPolicy("replace"), OverlapPolicy::kReplace);
+  EXPECT_EQ(*ParseMissedPolicy("all"), MissedPolicy::kAll);
+  EXPECT_FALSE(ParseOverlapPolicy("sometimes").ok());
+  EXPECT_FALSE(ParseMissedPolicy("").ok());
+  EXPECT_STREQ(OverlapPolicyName(OverlapPolicy::kQueue), "queue");
+  EXPECT_STREQ(MissedPolicyName(MissedPolicy::kOnce), "once");
+}
+
+}  // namespace
+}  // namespace cg

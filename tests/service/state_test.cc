@@ -1,0 +1,148 @@
+#include "service/state.h"
+
+#include <gtest/gtest.h>
+
+namespace cg {
+namespace {
+
+class FoldTest : public ::testing::Test {
+ protected:
+  Status Push(EventPayload p, int64_t time_us = 0) {
+    Event e;
+    e.seq = state_.last_seq + 1;
+    e.type = PayloadType(p);
+    e.time_us = time_us ? time_us : 1000 * static_cast<int64_t>(e.seq);
+    e.payload = std::move(p);
+    return Apply(&state_, e);
+  }
+  static JobSpec Spec(const std::string& name) {
+    JobSpec s;
+    s.name = name;
+    s.argv = {"/bin/true"};
+    s.schedule = "* * * * *";
+    return s;
+  }
+  State state_;
+};
+
+TEST_F(FoldTest, JobLifecycle) {
+  ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
+  JobSpec changed = Spec("a");
+  changed.timeout_ms = 5000;
+  ASSERT_TRUE(Push(JobChanged{changed, {"timeout"}}).ok());
+  EXPECT_EQ(state_.FindJob("a")->spec.timeout_ms, 5000);
+  // A change that keeps the schedule keeps the schedule's anchor.
+  EXPECT_EQ(state_.FindJob("a")->schedule_anchor_us, 1000);
+  ASSERT_TRUE(Push(JobDisabled{"a"}).ok());
+  EXPECT_FALSE(state_.FindJob("a")->spec.enabled);
+  ASSERT_TRUE(Push(JobEnabled{"a"}).ok());
+  EXPECT_TRUE(state_.FindJob("a")->spec.enabled);
+  ASSERT_TRUE(Push(JobRemoved{"a"}).ok());
+  EXPECT_EQ(state_.FindJob("a"), nullptr);
+  // A removed name may be defined again.
+  EXPECT_TRUE(Push(JobDefined{Spec("a")}).ok());
+  EXPECT_EQ(state_.last_seq, 6u);
+  EXPECT_EQ(state_.events, 6u);
+}
+
+TEST_F(FoldTest, RejectsWhatCannotFollowAndStaysUnchanged) {
+  ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
+  Status twice = Push(JobDefined{Spec("a")});
+  EXPECT_TRUE(twice.IsCorruption());
+  EXPECT_NE(twice.message().find("event 2"), std::string::npos);
+  EXPECT_TRUE(Push(JobChanged{Spec("b"), {}}).IsCorruption());
+  EXPECT_TRUE(Push(JobEnabled{"b"}).IsCorruption());
+  EXPECT_TRUE(Push(RunRequested{"b"}).IsCorruption());
+  RunStarted started;
+  started.run_id = 99;
+  EXPECT_TRUE(Push(started).IsCorruption());
+  RunFinished finished;
+  finished.run_id = 99;
+  EXPECT_TRUE(Push(finished).IsCorruption());
+  EXPECT_EQ(state_.last_seq, 1u);
+  EXPECT_EQ(state_.jobs.size(), 1u);
+}
+
+TEST_F(FoldTest, EventsMustComeInSequence) {
+  Event e;
+  e.seq = 2;
+  e.payload = JobDefined{Spec("a")};
+  EXPECT_TRUE(Apply(&state_, e).IsCorruption());
+}
+
+TEST_F(FoldTest, ASlotIsClaimedOnce) {
+  ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
+  RunScheduled claim{"a", 60000000, Trigger::kSchedule, 0, 0};
+  ASSERT_TRUE(Push(claim).ok());
+  Status again = Push(claim);
+  EXPECT_TRUE(again.IsCorruption());
+  EXPECT_NE(again.message().find("claimed twice"), std::string::npos);
+  // Skipping a decided slot is also a double decision.
+  EXPECT_TRUE(Push(RunSkipped{"a", 60000000, SkipReason::kOverlap, "", 0}).IsCorruption());
+  EXPECT_TRUE(Push(RunSkipped{"a", 120000000, SkipReason::kOverlap, "", 0}).ok());
+  EXPECT_EQ(state_.runs.size(), 2u);
+}
+
+TEST_F(FoldTest, RunLifecycle) {
+  ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
+  ASSERT_TRUE(Push(RunRequested{"a"}).ok());
+  EXPECT_EQ(state_.pending_requests.size(), 1u);
+  ASSERT_TRUE(Push(RunScheduled{"a", 5000, Trigger::kRequest, 2, 0}).ok());
+  EXPECT_TRUE(state_.pending_requests.empty());
+  const uint64_t run = 3;
+  EXPECT_EQ(state_.FindRun(run)->status, RunStatus::kScheduled);
+  ASSERT_TRUE(Push(RunStarted{run, "a", 5000, 6000, 42, "host", "/locks/x"}).ok());
+  EXPECT_EQ(state_.ActiveRuns().size(), 1u);
+  RunFinished fin;
+  fin.run_id = run;
+  fin.job = "a";
+  fin.outcome = RunOutcome::kFailed;
+  fin.exit_code = 3;
+  fin.ended_at_us = 9000;
+  ASSERT_TRUE(Push(fin).ok());
+  const RunRecord* r = state_.FindRun(run);
+  EXPECT_EQ(r->status, RunStatus::kFailed);
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_EQ(r->pid, 42);
+  EXPECT_TRUE(state_.ActiveRuns().empty());
+  EXPECT_TRUE(Push(fin).IsCorruption()) << "finished twice";
+  // A request answered twice is refused.
+  EXPECT_TRUE(Push(RunScheduled{"a", 5000, Trigger::kRequest, 2, 0}).IsCorruption());
+}
+
+TEST_F(FoldTest, LateFinishAfterAbandonDoesNotReviveTheRun) {
+  ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
+  ASSERT_TRUE(Push(RunScheduled{"a", 5000, Trigger::kSchedule, 0, 0}).ok());
+  ASSERT_TRUE(Push(RunStarted{2, "a", 5000, 6000, 42, "h", "/l"}).ok());
+  ASSERT_TRUE(Push(RunAbandoned{2, "a", "lock file stale", 7000}).ok());
+  RunFinished fin;
+  fin.run_id = 2;
+  fin.job = "a";
+  fin.exit_code = 0;
+  ASSERT_TRUE(Push(fin).ok());
+  EXPECT_EQ(state_.FindRun(2)->status, RunStatus::kAbandoned);
+  EXPECT_TRUE(state_.FindRun(2)->finished_late);
+  EXPECT_TRUE(Push(fin).IsCorruption());
+}
+
+TEST_F(FoldTest, IgnorableUnknownEventsAreCounted) {
+  Event e;
+  e.seq = 1;
+  e.type = 0x8001;
+  e.payload = std::monostate{};
+  ASSERT_TRUE(Apply(&state_, e).ok());
+  EXPECT_EQ(state_.ignored_events, 1u);
+  EXPECT_EQ(state_.last_seq, 1u);
+}
+
+TEST_F(FoldTest, ServiceStartAndStop) {
+  ASSERT_TRUE(Push(ServiceStarted{77, "h", "0.1.0"}, 5).ok());
+  EXPECT_TRUE(state_.service.running);
+  EXPECT_EQ(state_.service.pid, 77);
+  ASSERT_TRUE(Push(ServiceStopped{77, "SIGTERM"}, 9).ok());
+  EXPECT_FALSE(state_.service.running);
+  EXPECT_EQ(state_.service.stopped_at_us, 9);
+}
+
+}  // namespace
+}  // namespace cg

@@ -1,0 +1,194 @@
+#include "store/event_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "service/os.h"
+#include "store/coding.h"
+#include "store/crc32c.h"
+
+namespace cg::store {
+namespace {
+
+constexpr int64_t kTime = 1795774524123456;  // 2026-11-27T10:15:24.123456Z
+
+Actor TestActor() { return Actor{"root", "chronotool", 4242, "vm"}; }
+
+Hash TestPrev() {
+  Hash h;
+  for (size_t i = 0; i < h.size(); ++i) h[i] = static_cast<uint8_t>(i);
+  return h;
+}
+
+JobSpec TestSpec() {
+  JobSpec s;
+  s.name = "backup";
+  s.argv = {"/usr/bin/backup", "--all"};
+  s.schedule = "0 3 * * *";
+  s.time_zone = "Europe/Berlin";
+  s.working_dir = "/srv";
+  s.env = {{"A", "1"}};
+  s.timeout_ms = 3600000;
+  s.overlap = OverlapPolicy::kQueue;
+  s.missed = MissedPolicy::kAll;
+  s.run_as_user = "backup";
+  s.fail_on_stderr = true;
+  s.description = "nightly";
+  return s;
+}
+
+// One sample of every event type, with every field set.
+std::vector<EventPayload> Samples() {
+  RunFinished fin;
+  fin.run_id = 7;
+  fin.job = "backup";
+  fin.started_at_us = kTime;
+  fin.ended_at_us = kTime + 1500000;
+  fin.outcome = RunOutcome::kTimedOut;
+  fin.exit_code = -1;
+  fin.signal = 9;
+  fin.stdout_bytes = 2000000;
+  fin.stderr_bytes = 12;
+  fin.stdout_kept = 1048576;
+  fin.stderr_kept = 12;
+  fin.output_digest = "ab";
+  fin.reason = "timeout";
+  return {
+      JobDefined{TestSpec()},
+      JobChanged{TestSpec(), {"timeout", "env"}},
+      JobEnabled{"backup"},
+      JobDisabled{"backup"},
+      JobRemoved{"backup"},
+      RunRequested{"backup"},
+      RunScheduled{"backup", kTime, Trigger::kCatchUp, 0, 1},
+      RunSkipped{"backup", kTime, SkipReason::kDst, "repeated local time", 3},
+      RunStarted{7, "backup", kTime, kTime + 2000, 31337, "vm", "/var/lib/chronograph/locks/x"},
+      fin,
+      RunAbandoned{7, "backup", "lock file stale", kTime},
+      OutputPurged{{7, 9}, kTime},
+      ServiceStarted{100, "vm", "0.1.0"},
+      ServiceStopped{100, "SIGTERM"},
+  };
+}
+
+std::string Hex(const std::string& s) {
+  return os::HexOf(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+std::string Encode(const EventPayload& p) {
+  return EncodeEvent(PayloadType(p), kTime, TestActor(), TestPrev(), EncodePayload(p));
+}
+
+// Golden bytes of version 1 of every event type. These are on disk in every log that
+// was ever written: a change here is a format change and needs a new version.
+const std::map<uint16_t, std::string>& Golden() {
+  static const auto* golden = new std::map<uint16_t, std::string>{
+#include "tests/store/event_codec_golden.inc"
+  };
+  return *golden;
+}
+
+TEST(EventCodecTest, GoldenBytesOfEveryTypeVersion1) {
+  auto samples = Samples();
+  ASSERT_EQ(samples.size(), 14u) << "every event type has a sample";
+  for (const auto& p : samples) {
+    uint16_t type = PayloadType(p);
+    auto it = Golden().find(type);
+    // On a mismatch the line to paste into the .inc is printed, for a new version only.
+    std::string line = "{" + std::to_string(type) + ", \"" + Hex(Encode(p)) + "\"},";
+    if (it == Golden().end()) {
+      ADD_FAILURE() << EventTypeName(type) << " has no golden bytes\n" << line;
+      continue;
+    }
+    EXPECT_EQ(Hex(Encode(p)), it->second) << EventTypeName(type) << "\n" << line;
+  }
+}
+
+TEST(EventCodecTest, RoundTripsEveryType) {
+  for (const auto& p : Samples()) {
+    std::string bytes = Encode(p);
+    auto e = DecodeEvent(12, bytes);
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    EXPECT_EQ(e->seq, 12u);
+    EXPECT_EQ(e->type, PayloadType(p));
+    EXPECT_EQ(e->time_us, kTime);
+    EXPECT_EQ(e->actor.user, "root");
+    EXPECT_EQ(e->actor.program, "chronotool");
+    EXPECT_EQ(e->actor.pid, 4242);
+    EXPECT_EQ(e->prev, TestPrev());
+    EXPECT_EQ(EncodePayload(e->payload), EncodePayload(p)) << EventTypeName(e->type);
+  }
+  auto e = DecodeEvent(1, Encode(JobDefined{TestSpec()}));
+  EXPECT_EQ(std::get<JobDefined>(e->payload).spec, TestSpec());
+}
+
+TEST(EventCodecTest, EveryFlippedByteIsDetected) {
+  std::string good = Encode(JobDefined{TestSpec()});
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::string bad = good;
+    bad[i] = static_cast<char>(bad[i] + 1);
+    auto e = DecodeEvent(5, bad);
+    ASSERT_FALSE(e.ok()) << "byte " << i;
+    EXPECT_TRUE(e.status().IsCorruption());
+    EXPECT_EQ(e.status().message().rfind("event 5: ", 0), 0u) << e.status().message();
+  }
+}
+
+TEST(EventCodecTest, TruncatedAndExtendedEventsAreCorruption) {
+  std::string good = Encode(JobEnabled{"x"});
+  for (size_t n = 0; n < good.size(); ++n) {
+    EXPECT_TRUE(DecodeEvent(3, good.substr(0, n)).status().IsCorruption()) << n;
+  }
+  EXPECT_TRUE(DecodeEvent(3, good + "x").status().IsCorruption());
+}
+
+// Re-encodes `bytes` after changing the type field, with a valid checksum.
+std::string WithType(std::string bytes, uint16_t type) {
+  bytes[5] = static_cast<char>(type & 0xff);
+  bytes[6] = static_cast<char>(type >> 8);
+  std::string crc;
+  PutFixed32(&crc, crc32c::Mask(crc32c::Value(bytes.data() + 4, bytes.size() - 4)));
+  bytes.replace(0, 4, crc);
+  return bytes;
+}
+
+TEST(EventCodecTest, UnknownTypesAreSkippedOnlyWithTheSafeToIgnoreBit) {
+  std::string good = Encode(JobEnabled{"x"});
+  auto ignorable = DecodeEvent(3, WithType(good, 0x8042));
+  ASSERT_TRUE(ignorable.ok()) << ignorable.status().ToString();
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(ignorable->payload));
+  auto unknown = DecodeEvent(3, WithType(good, 0x0042));
+  EXPECT_TRUE(unknown.status().IsCorruption());
+  EXPECT_NE(unknown.status().message().find("event 3"), std::string::npos);
+  // A known type whose payload is another type's is corruption, not a silent misread.
+  EXPECT_TRUE(DecodeEvent(3, WithType(good, 10)).status().IsCorruption());
+}
+
+TEST(EventCodecTest, UnknownEnvelopeVersionIsCorruption) {
+  std::string bytes = Encode(JobEnabled{"x"});
+  bytes[4] = 2;
+  std::string crc;
+  PutFixed32(&crc, crc32c::Mask(crc32c::Value(bytes.data() + 4, bytes.size() - 4)));
+  bytes.replace(0, 4, crc);
+  auto e = DecodeEvent(1, bytes);
+  EXPECT_NE(e.status().message().find("unknown envelope version 2"), std::string::npos);
+}
+
+TEST(EventCodecTest, HashCoversKeyAndValue) {
+  std::string v = Encode(JobEnabled{"x"});
+  EXPECT_NE(HashEvent(1, v), HashEvent(2, v));
+  EXPECT_NE(HashEvent(1, v), HashEvent(1, v + "y"));
+  EXPECT_EQ(HashEvent(1, v), HashEvent(1, v));
+}
+
+TEST(EventCodecTest, Crc32cKnownValues) {
+  // RFC 3720 B.4 test vectors.
+  std::string zeros(32, '\0'), ones(32, '\xff');
+  EXPECT_EQ(crc32c::Value(zeros.data(), zeros.size()), 0x8a9136aau);
+  EXPECT_EQ(crc32c::Value(ones.data(), ones.size()), 0x62a8ab43u);
+  EXPECT_EQ(crc32c::Unmask(crc32c::Mask(0x12345678u)), 0x12345678u);
+}
+
+}  // namespace
+}  // namespace cg::store

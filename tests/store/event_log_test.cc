@@ -1,0 +1,370 @@
+#include "store/event_log.h"
+
+#include <gtest/gtest.h>
+#include <lmdb.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "store/coding.h"
+#include "store/event_codec.h"
+#include "tests/util/subprocess.h"
+
+namespace cg::store {
+namespace {
+
+using cg::testing::TempDir;
+
+JobSpec Spec(const std::string& name) {
+  JobSpec s;
+  s.name = name;
+  s.argv = {"/bin/true"};
+  s.schedule = "* * * * *";
+  return s;
+}
+
+std::unique_ptr<EventLog> OpenOrDie(const std::string& dir, Options options = Options()) {
+  auto log = EventLog::Open(dir, options);
+  EXPECT_TRUE(log.ok()) << log.status().ToString();
+  return log.ok() ? std::move(log).value() : nullptr;
+}
+
+// Edits the environment with the LMDB C API, bypassing EventLog, as an attacker or a
+// bad disk would. REQUIRES: no EventLog open on `dir` in this process.
+void RawEdit(const std::string& dir, const std::function<void(MDB_txn*, MDB_dbi events,
+                                                             MDB_dbi meta)>& edit) {
+  MDB_env* env;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 4);
+  ASSERT_EQ(mdb_env_open(env, dir.c_str(), 0, 0600), 0);
+  MDB_txn* txn;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  MDB_dbi events, meta;
+  ASSERT_EQ(mdb_dbi_open(txn, "events", 0, &events), 0);
+  ASSERT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+  edit(txn, events, meta);
+  ASSERT_EQ(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+}
+
+std::string GetRaw(MDB_txn* txn, MDB_dbi dbi, uint64_t seq) {
+  std::string key = EncodeKey(seq);
+  MDB_val k{key.size(), key.data()}, v;
+  EXPECT_EQ(mdb_get(txn, dbi, &k, &v), 0);
+  return std::string(static_cast<char*>(v.mv_data), v.mv_size);
+}
+
+void PutRaw(MDB_txn* txn, MDB_dbi dbi, uint64_t seq, const std::string& value) {
+  std::string key = EncodeKey(seq);
+  MDB_val k{key.size(), key.data()}, v{value.size(), const_cast<char*>(value.data())};
+  ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
+}
+
+// Writes five job definitions and closes the log.
+void WriteFive(const std::string& dir) {
+  auto log = OpenOrDie(dir);
+  State state;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(log->Append(&state, JobDefined{Spec("j" + std::to_string(i))}).ok());
+}
+
+Status VerifyDir(const std::string& dir) {
+  auto log = OpenOrDie(dir);
+  VerifyReport report;
+  return log->Verify(&report);
+}
+
+TEST(EventLogTest, CreatesAnOwnerOnlyDirectoryAndReopens) {
+  TempDir tmp;
+  std::string dir = tmp.Sub("data/nested");
+  WriteFive(dir);
+  struct stat st;
+  ASSERT_EQ(stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(stat((dir + "/data.mdb").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  auto log = OpenOrDie(dir);
+  State state;
+  ASSERT_TRUE(log->CatchUp(&state).ok());
+  EXPECT_EQ(state.last_seq, 5u);
+  EXPECT_EQ(state.jobs.size(), 5u);
+  EXPECT_EQ(*log->LastSeq(), 5u);
+  VerifyReport report;
+  ASSERT_TRUE(log->Verify(&report).ok());
+  EXPECT_EQ(report.events, 5u);
+  EXPECT_EQ(report.jobs, 5u);
+}
+
+TEST(EventLogTest, MissingDirectoryIsNotFoundWhenNotCreating) {
+  TempDir tmp;
+  Options o;
+  o.create_if_missing = false;
+  auto log = EventLog::Open(tmp.Sub("nope"), o);
+  EXPECT_TRUE(log.status().IsNotFound());
+  EXPECT_FALSE(std::filesystem::exists(tmp.Sub("nope")));
+}
+
+TEST(EventLogTest, RecordsActorAndChainsEvents) {
+  TempDir tmp;
+  Options o;
+  o.program = "unit-test";
+  auto log = OpenOrDie(tmp.path(), o);
+  State state;
+  ASSERT_TRUE(log->Append(&state, JobDefined{Spec("a")}).ok());
+  ASSERT_TRUE(log->Append(&state, JobDisabled{"a"}).ok());
+  std::vector<Event> events;
+  ASSERT_TRUE(log->Scan(1, 100, [&](const Event& e) {
+                   events.push_back(e);
+                   return true;
+                 }).ok());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].actor.program, "unit-test");
+  EXPECT_FALSE(events[0].actor.user.empty());
+  EXPECT_EQ(events[0].prev, Hash{});
+  EXPECT_NE(events[1].prev, Hash{});
+  EXPECT_LE(events[0].time_us, events[1].time_us);
+}
+
+TEST(EventLogTest, RejectedDecisionWritesNothing) {
+  TempDir tmp;
+  auto log = OpenOrDie(tmp.path());
+  State state;
+  ASSERT_TRUE(log->Append(&state, JobDefined{Spec("a")}).ok());
+  auto r = log->Transact(&state, [](const State&, Batch* b) {
+    b->events.push_back(JobDisabled{"a"});
+    return Status::InvalidArgument("changed my mind");
+  });
+  EXPECT_TRUE(r.status().IsInvalidArgument());
+  // An event the fold rejects is refused before it is written.
+  auto twice = log->Append(&state, JobDefined{Spec("a")});
+  EXPECT_FALSE(twice.ok());
+  EXPECT_EQ(*log->LastSeq(), 1u);
+  EXPECT_EQ(state.last_seq, 1u);
+  EXPECT_TRUE(state.FindJob("a")->spec.enabled);
+}
+
+TEST(EventLogTest, TransactSeesWhatOthersAppended) {
+  TempDir tmp;
+  WriteFive(tmp.path());
+  auto log = OpenOrDie(tmp.path());
+  State stale;  // knows nothing yet
+  auto r = log->Transact(&stale, [](const State& s, Batch* b) {
+    EXPECT_EQ(s.jobs.size(), 5u);
+    b->events.push_back(JobRemoved{"j3"});
+    return Status::OK();
+  });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, 6u);
+  EXPECT_EQ(stale.jobs.size(), 4u);
+}
+
+TEST(EventLogTest, StoresAndDeletesOutputsInTheSameTransaction) {
+  TempDir tmp;
+  auto log = OpenOrDie(tmp.path());
+  State state;
+  ASSERT_TRUE(log->Append(&state, JobDefined{Spec("a")}).ok());
+  ASSERT_TRUE(log->Transact(&state, [](const State&, Batch* b) {
+                   b->put_outputs.push_back({42, std::string("out\0put", 7)});
+                   return Status::OK();
+                 }).ok());
+  EXPECT_EQ(**log->GetOutput(42), std::string("out\0put", 7));
+  EXPECT_FALSE(log->GetOutput(43)->has_value());
+  ASSERT_TRUE(log->Transact(&state, [](const State&, Batch* b) {
+                   b->delete_outputs.push_back(42);
+                   return Status::OK();
+                 }).ok());
+  EXPECT_FALSE(log->GetOutput(42)->has_value());
+}
+
+TEST(EventLogTest, ConcurrentWriterProcesses) {
+  TempDir tmp;
+  const int kProcs = 4, kEach = 150;
+  std::vector<long> ids;
+  for (int p = 0; p < kProcs; ++p) {
+    // A small initial map makes the writers grow it under each other's feet.
+    ids.push_back(cg::testing::StartProgram({cg::testing::BinPath("append_helper"), tmp.path(),
+                                             std::to_string(kEach), "w" + std::to_string(p),
+                                             "2000", "65536"}));
+    ASSERT_GT(ids.back(), 0);
+  }
+  for (long id : ids) EXPECT_EQ(cg::testing::WaitProgram(id), 0);
+  auto log = OpenOrDie(tmp.path());
+  VerifyReport report;
+  ASSERT_TRUE(log->Verify(&report).ok());
+  EXPECT_EQ(report.events, static_cast<uint64_t>(kProcs * kEach));
+  // Each writer's events appear in its own order.
+  std::map<std::string, int> next;
+  ASSERT_TRUE(log->Scan(1, UINT64_MAX, [&](const Event& e) {
+                   const auto& name = std::get<JobDefined>(e.payload).spec.name;
+                   std::string label = name.substr(0, name.find('-'));
+                   EXPECT_EQ(name, label + "-" + std::to_string(next[label]++));
+                   EXPECT_EQ(e.actor.program, "append_helper");
+                   return true;
+                 }).ok());
+  EXPECT_EQ(next.size(), static_cast<size_t>(kProcs));
+  EXPECT_GT(log->MapSize(), 65536u);
+}
+
+TEST(EventLogTest, MapGrowsWhenFull) {
+  TempDir tmp;
+  Options o;
+  o.initial_map_size = 64 * 1024;
+  auto log = OpenOrDie(tmp.path(), o);
+  size_t initial = log->MapSize();
+  State state;
+  for (int i = 0; i < 300; ++i) {
+    JobSpec s = Spec("big" + std::to_string(i));
+    s.description = std::string(4000, 'd');
+    auto r = log->Append(&state, JobDefined{s});
+    ASSERT_TRUE(r.ok()) << i << ": " << r.status().ToString();
+  }
+  EXPECT_GT(log->MapSize(), initial);
+  EXPECT_GE(log->MapSize(), 300u * 4000u);
+  EXPECT_EQ(state.jobs.size(), 300u);
+  VerifyReport report;
+  ASSERT_TRUE(log->Verify(&report).ok());
+  EXPECT_EQ(report.events, 300u);
+}
+
+TEST(EventLogTest, FlippedByteIsReportedWithItsSequenceNumber) {
+  TempDir tmp;
+  WriteFive(tmp.path());
+  RawEdit(tmp.path(), [](MDB_txn* txn, MDB_dbi events, MDB_dbi) {
+    std::string v = GetRaw(txn, events, 3);
+    v[v.size() / 2] ^= 0x01;
+    PutRaw(txn, events, 3, v);
+  });
+  Status st = VerifyDir(tmp.path());
+  EXPECT_TRUE(st.IsCorruption());
+  EXPECT_EQ(st.message(), "event 3: checksum mismatch");
+  // Every reader reports it too, never skips it.
+  auto log = OpenOrDie(tmp.path());
+  State state;
+  EXPECT_EQ(log->CatchUp(&state).message(), "event 3: checksum mismatch");
+  int seen = 0;
+  Status scan = log->Scan(1, 100, [&](const Event&) { return ++seen, true; });
+  EXPECT_TRUE(scan.IsCorruption());
+  EXPECT_EQ(seen, 2);
+  // And nothing more is appended on top of it.
+  EXPECT_TRUE(log->Append(&state, JobDisabled{"j0"}).status().IsCorruption());
+}
+
+TEST(EventLogTest, AlteredEventWithRecomputedChecksumBreaksTheChain) {
+  TempDir tmp;
+  WriteFive(tmp.path());
+  RawEdit(tmp.path(), [](MDB_txn* txn, MDB_dbi events, MDB_dbi) {
+    auto e = DecodeEvent(2, GetRaw(txn, events, 2));
+    ASSERT_TRUE(e.ok());
+    JobSpec forged = Spec("j1");
+    forged.argv = {"/bin/evil"};
+    PutRaw(txn, events, 2,
+           EncodeEvent(e->type, e->time_us, e->actor, e->prev, EncodePayload(JobDefined{forged})));
+  });
+  Status st = VerifyDir(tmp.path());
+  EXPECT_TRUE(st.IsCorruption());
+  EXPECT_EQ(st.message().rfind("event 3: hash chain broken", 0), 0u) << st.message();
+}
+
+TEST(EventLogTest, AlteredLastEventIsCaughtByTheHead) {
+  TempDir tmp;
+  WriteFive(tmp.path());
+  RawEdit(tmp.path(), [](MDB_txn* txn, MDB_dbi events, MDB_dbi) {
+    auto e = DecodeEvent(5, GetRaw(txn, events, 5));
+    PutRaw(txn, events, 5,
+           EncodeEvent(e->type, e->time_us + 1, e->actor, e->prev, EncodePayload(e->payload)));
+  });
+  Status st = VerifyDir(tmp.path());
+  EXPECT_TRUE(st.IsCorruption());
+  EXPECT_EQ(st.message().rfind("event 5:", 0), 0u) << st.message();
+}
+
+TEST(EventLogTest, RemovedEventIsCaught) {
+  TempDir tmp;
+  WriteFive(tmp.path());
+  RawEdit(tmp.path(), [](MDB_txn* txn, MDB_dbi events, MDB_dbi) {
+    std::string key = EncodeKey(2);
+    MDB_val k{key.size(), key.data()};
+    ASSERT_EQ(mdb_del(txn, events, &k, nullptr), 0);
+  });
+  Status st = VerifyDir(tmp.path());
+  EXPECT_EQ(st.message(), "event 2 is missing (the next event is 3)");
+}
+
+TEST(EventLogTest, RemovedLastEventIsCaught) {
+  TempDir tmp;
+  WriteFive(tmp.path());
+  RawEdit(tmp.path(), [](MDB_txn* txn, MDB_dbi events, MDB_dbi) {
+    std::string key = EncodeKey(5);
+    MDB_val k{key.size(), key.data()};
+    ASSERT_EQ(mdb_del(txn, events, &k, nullptr), 0);
+  });
+  Status st = VerifyDir(tmp.path());
+  EXPECT_TRUE(st.IsCorruption());
+  EXPECT_EQ(st.message().rfind("event 5:", 0), 0u) << st.message();
+}
+
+TEST(EventLogTest, ReorderedEventsAreCaught) {
+  TempDir tmp;
+  WriteFive(tmp.path());
+  RawEdit(tmp.path(), [](MDB_txn* txn, MDB_dbi events, MDB_dbi) {
+    std::string a = GetRaw(txn, events, 2), b = GetRaw(txn, events, 3);
+    PutRaw(txn, events, 2, b);
+    PutRaw(txn, events, 3, a);
+  });
+  Status st = VerifyDir(tmp.path());
+  EXPECT_TRUE(st.IsCorruption());
+  EXPECT_EQ(st.message().rfind("event 2: hash chain broken", 0), 0u) << st.message();
+}
+
+TEST(EventLogTest, InsertedEventIsCaught) {
+  TempDir tmp;
+  WriteFive(tmp.path());
+  RawEdit(tmp.path(), [](MDB_txn* txn, MDB_dbi events, MDB_dbi) {
+    // Shift events 3..5 up by one and forge a new event 3 with a valid checksum.
+    for (uint64_t s = 5; s >= 3; --s) PutRaw(txn, events, s + 1, GetRaw(txn, events, s));
+    auto prev = DecodeEvent(3, GetRaw(txn, events, 3));
+    PutRaw(txn, events, 3,
+           EncodeEvent(static_cast<uint16_t>(EventType::kJobDisabled), prev->time_us,
+                       prev->actor, HashEvent(2, GetRaw(txn, events, 2)),
+                       EncodePayload(JobDisabled{"j0"})));
+  });
+  Status st = VerifyDir(tmp.path());
+  EXPECT_TRUE(st.IsCorruption());
+  EXPECT_EQ(st.message().rfind("event 4: hash chain broken", 0), 0u) << st.message();
+}
+
+TEST(EventLogTest, UnknownFormatVersionIsRefused) {
+  TempDir tmp;
+  WriteFive(tmp.path());
+  RawEdit(tmp.path(), [](MDB_txn* txn, MDB_dbi, MDB_dbi meta) {
+    std::string v;
+    PutFixed32(&v, 99);
+    MDB_val k{14, const_cast<char*>("format_version")}, val{v.size(), v.data()};
+    ASSERT_EQ(mdb_put(txn, meta, &k, &val, 0), 0);
+  });
+  auto log = EventLog::Open(tmp.path(), Options());
+  EXPECT_TRUE(log.status().IsNotSupported());
+  EXPECT_NE(log.status().message().find("format version 99"), std::string::npos);
+}
+
+TEST(EventLogTest, ForeignEnvironmentIsRefused) {
+  TempDir tmp;
+  WriteFive(tmp.path());
+  RawEdit(tmp.path(), [](MDB_txn* txn, MDB_dbi, MDB_dbi meta) {
+    MDB_val k{5, const_cast<char*>("magic")}, val{4, const_cast<char*>("XXXX")};
+    ASSERT_EQ(mdb_put(txn, meta, &k, &val, 0), 0);
+  });
+  EXPECT_TRUE(EventLog::Open(tmp.path(), Options()).status().IsCorruption());
+}
+
+TEST(EventLogTest, ResolvesTheDataDirectory) {
+  EXPECT_EQ(ResolveDataDir("/x"), "/x");
+  setenv("CHRONOGRAPH_DATA", "/from/env", 1);
+  EXPECT_EQ(ResolveDataDir(""), "/from/env");
+  unsetenv("CHRONOGRAPH_DATA");
+  EXPECT_EQ(ResolveDataDir(""), "/var/lib/chronograph");
+}
+
+}  // namespace
+}  // namespace cg::store
