@@ -20,14 +20,14 @@ struct FieldSpec {
   const char* const* names;  // 3-letter names for min, min+1, ... or nullptr
 };
 
-const char* const kMonthNames[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                   "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", nullptr};
+const char* const kMonthNames[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",  "JUL",
+                                   "AUG", "SEP", "OCT", "NOV", "DEC", nullptr};
 const char* const kWeekdayNames[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", nullptr};
 
 const FieldSpec kFields[6] = {
-    {"second", 0, 59, nullptr},     {"minute", 0, 59, nullptr},
-    {"hour", 0, 23, nullptr},       {"day-of-month", 1, 31, nullptr},
-    {"month", 1, 12, kMonthNames},  {"day-of-week", 0, 7, kWeekdayNames},
+    {"second", 0, 59, nullptr},    {"minute", 0, 59, nullptr},
+    {"hour", 0, 23, nullptr},      {"day-of-month", 1, 31, nullptr},
+    {"month", 1, 12, kMonthNames}, {"day-of-week", 0, 7, kWeekdayNames},
 };
 constexpr int kDayOfWeekField = 5;
 

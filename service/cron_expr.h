@@ -46,14 +46,14 @@ class CronExpr final : public internal::LocalExpander {
   // minute and hour fields; -1 if none is left in the day.
   int64_t FirstTimeOfDayAtOrAfter(int64_t sod) const;
 
-  uint64_t seconds_ = 1;    // bit s: second s (0..59)
-  uint64_t minutes_ = 0;    // bit m: minute m (0..59)
-  uint32_t hours_ = 0;      // bit h: hour h (0..23)
-  uint32_t days_ = 0;       // bit d: day of month d (1..31)
-  uint32_t months_ = 0;     // bit m: month m (1..12)
-  uint32_t weekdays_ = 0;   // bit w: weekday w (0 = Sunday .. 6)
-  bool dom_star_ = false;   // day-of-month field text starts with '*'
-  bool dow_star_ = false;   // day-of-week field text starts with '*'
+  uint64_t seconds_ = 1;   // bit s: second s (0..59)
+  uint64_t minutes_ = 0;   // bit m: minute m (0..59)
+  uint32_t hours_ = 0;     // bit h: hour h (0..23)
+  uint32_t days_ = 0;      // bit d: day of month d (1..31)
+  uint32_t months_ = 0;    // bit m: month m (1..12)
+  uint32_t weekdays_ = 0;  // bit w: weekday w (0 = Sunday .. 6)
+  bool dom_star_ = false;  // day-of-month field text starts with '*'
+  bool dow_star_ = false;  // day-of-week field text starts with '*'
 };
 
 }  // namespace cg::sched

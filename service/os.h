@@ -7,7 +7,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "service/status.h"
 
@@ -27,6 +30,61 @@ std::string DefaultDataDir();
 Status CreatePrivateDirectory(const std::string& path);
 // True when `path` exists and is a directory.
 bool DirectoryExists(const std::string& path);
+
+// ---- lock files (the run shim's heartbeat) ----
+
+// Creates a new, empty file with a random name "<prefix><random>.lock" in `dir`
+// (which must exist): created exclusively, never following a symlink, owner-only.
+// Returns its path. Errors: IOError/PermissionDenied.
+Result<std::string> CreateLockFile(const std::string& dir, const std::string& prefix);
+// Sets the file's modification time to now.
+Status TouchFile(const std::string& path);
+// The file's modification time, UTC microseconds. NotFound when it does not exist.
+Result<int64_t> FileMtimeMicros(const std::string& path);
+// Removes a file; a missing file is not an error.
+Status RemoveFile(const std::string& path);
+
+// ---- the service lock: one chronographd per data directory ----
+
+class ServiceLock {
+ public:
+  virtual ~ServiceLock() = default;  // releases the lock
+};
+// Takes the exclusive lock on `path` (created if needed) for the life of the returned
+// object and writes this process's pid into it. Busy("... pid N") when another process
+// holds it.
+Result<std::unique_ptr<ServiceLock>> AcquireServiceLock(const std::string& path);
+// The pid of the process that holds the lock on `path`, nullopt when none does.
+std::optional<int64_t> ServiceLockHolder(const std::string& path);
+
+// ---- processes ----
+
+// The argv that runs `line` through the system shell: /bin/sh -c LINE (cmd /c on Windows).
+std::vector<std::string> ShellArgv(const std::string& line);
+// The directory of the running executable (to find chronographd next to chronotool).
+std::string ExecutableDir();
+// The executable name with the platform's suffix: "chronographd" / "chronographd.exe".
+std::string ExecutableName(const std::string& base);
+// Starts `argv` detached: its own session, stdin/stdout from the null device, stderr
+// inherited, no other descriptor inherited. Returns its pid. Used for run shims.
+Result<int64_t> SpawnDetached(const std::vector<std::string>& argv);
+// A child started by SpawnDetached that has ended.
+struct ReapedChild {
+  int64_t pid = 0;
+  int exit_code = -1;
+  int signal = 0;
+};
+// Collects every child of this process that has ended, without blocking.
+std::vector<ReapedChild> ReapChildren();
+// Waits for one child started by SpawnDetached to end.
+ReapedChild WaitChild(int64_t pid);
+// HOME, USER, LOGNAME and SHELL for `user` (empty: the current user), for a job's
+// minimal environment. NotFound for an unknown user.
+Result<std::vector<std::pair<std::string, std::string>>> UserEnvironment(const std::string& user);
+// True when a process with this pid exists on this machine.
+bool ProcessExists(int64_t pid);
+// Asks process `pid` to stop (SIGTERM; on Windows the shim's stop event).
+Status RequestStop(int64_t pid);
 
 // SHA-256, incremental. Not thread-safe; one per thread.
 class Sha256 {

@@ -118,8 +118,8 @@ Status ParseIntList(const std::string& part, std::string_view value, int lo, int
       return Bad(part + " value '" + std::string(item) + "' is not a number (expected " + range +
                  ")");
     }
-    bool ok = signed_range ? (v != 0 && std::abs(v) >= lo && std::abs(v) <= hi)
-                           : (v >= lo && v <= hi);
+    bool ok =
+        signed_range ? (v != 0 && std::abs(v) >= lo && std::abs(v) <= hi) : (v >= lo && v <= hi);
     if (!ok) return Bad(part + " value '" + std::string(item) + "' out of range " + range);
     out->push_back(static_cast<int>(v));
   }
@@ -165,9 +165,8 @@ Status ApplyPart(std::string_view part, RRuleSpec* spec, std::vector<std::string
     return Bad("part '" + name + "' given twice");
   }
   static const char* const kKnown[] = {
-      "FREQ",       "INTERVAL",  "COUNT",    "UNTIL",   "BYSECOND", "BYMINUTE", "BYHOUR",
-      "BYDAY",      "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH", "BYSETPOS", "WKST",
-      "DTSTART"};
+      "FREQ",       "INTERVAL",  "COUNT",    "UNTIL",   "BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY",
+      "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH", "BYSETPOS", "WKST",     "DTSTART"};
   bool known = false;
   for (const char* k : kKnown) known |= (name == k);
   if (!known) return Bad("unknown part '" + name + "'");
@@ -186,8 +185,8 @@ Status ApplyPart(std::string_view part, RRuleSpec* spec, std::vector<std::string
     int64_t v = 0;
     int64_t max = name == "COUNT" ? kMaxCount : 0x7fffffff;
     if (!internal::ParseInt(value, false, &v) || v < 1 || v > max) {
-      return Bad(name + " value '" + std::string(value) + "' (expected 1.." +
-                 std::to_string(max) + ")");
+      return Bad(name + " value '" + std::string(value) + "' (expected 1.." + std::to_string(max) +
+                 ")");
     }
     if (name == "COUNT") {
       spec->count = v;
@@ -260,6 +259,7 @@ Status ParseDtstartLine(std::string_view line, std::string_view tz, RRuleSpec* s
 }
 
 Status ParseRuleLine(std::string_view line, RRuleSpec* spec) {
+  if (Trim(line).empty()) return Bad("FREQ is required");
   std::vector<std::string_view> parts = Split(line, ';');
   // Tolerate one trailing ';'.
   if (parts.size() > 1 && Trim(parts.back()).empty()) parts.pop_back();
@@ -290,6 +290,37 @@ uint64_t MaskOf(const std::vector<int>& values) {
   return m;
 }
 
+// RFC 5545 section 3.3.10: parts a FREQ must not have, and BYSETPOS alone.
+Status CheckRfcRestrictions(const RRuleSpec& spec) {
+  const Freq freq = spec.freq;
+  if (!spec.by_week_no.empty() && freq != Freq::kYearly) {
+    return Bad("BYWEEKNO is only allowed with FREQ=YEARLY");
+  }
+  if (!spec.by_year_day.empty() &&
+      (freq == Freq::kDaily || freq == Freq::kWeekly || freq == Freq::kMonthly)) {
+    return Bad("BYYEARDAY is not allowed with FREQ=DAILY, WEEKLY or MONTHLY");
+  }
+  if (!spec.by_month_day.empty() && freq == Freq::kWeekly) {
+    return Bad("BYMONTHDAY is not allowed with FREQ=WEEKLY");
+  }
+  for (const WeekdayNum& w : spec.by_day) {
+    if (w.n == 0) continue;
+    std::string text = std::to_string(w.n) + kWeekdayNames[w.weekday];
+    if (freq != Freq::kMonthly && freq != Freq::kYearly) {
+      return Bad("BYDAY ordinal '" + text + "' needs FREQ=MONTHLY or YEARLY");
+    }
+    if (freq == Freq::kYearly && !spec.by_week_no.empty()) {
+      return Bad("BYDAY ordinal '" + text + "' must not be combined with BYWEEKNO");
+    }
+  }
+  if (!spec.by_set_pos.empty() && spec.by_second.empty() && spec.by_minute.empty() &&
+      spec.by_hour.empty() && spec.by_day.empty() && spec.by_month_day.empty() &&
+      spec.by_year_day.empty() && spec.by_week_no.empty() && spec.by_month.empty()) {
+    return Bad("BYSETPOS needs another BYxxx part");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<RRuleSpec> ParseRRule(std::string_view text, std::string_view tz) {
@@ -309,8 +340,7 @@ Result<RRuleSpec> ParseRRule(std::string_view text, std::string_view tz) {
     std::string_view rule = line;
     if (StartsWith(upper, "RRULE:")) {
       rule = line.substr(6);
-    } else if (line.find('=') == std::string_view::npos ||
-               line.find(':') < line.find('=')) {
+    } else if (line.find('=') == std::string_view::npos || line.find(':') < line.find('=')) {
       return Bad("unsupported line '" + std::string(line) +
                  "' (expected an RRULE and optionally a DTSTART line)");
     }
@@ -340,11 +370,11 @@ Result<RRuleSpec> ParseSeedRule(std::string_view text, std::string_view tz) {
     const char* part;
   };
   static const Key kKeys[] = {
-      {"interval", "INTERVAL"},     {"count", "COUNT"},         {"until", "UNTIL"},
-      {"bysetpos", "BYSETPOS"},     {"bymonth", "BYMONTH"},     {"bymonthday", "BYMONTHDAY"},
-      {"byyearday", "BYYEARDAY"},   {"byweekno", "BYWEEKNO"},   {"byweekday", "BYDAY"},
-      {"byday", "BYDAY"},           {"byhour", "BYHOUR"},       {"byminute", "BYMINUTE"},
-      {"bysecond", "BYSECOND"},     {"wkst", "WKST"},
+      {"interval", "INTERVAL"},   {"count", "COUNT"},       {"until", "UNTIL"},
+      {"bysetpos", "BYSETPOS"},   {"bymonth", "BYMONTH"},   {"bymonthday", "BYMONTHDAY"},
+      {"byyearday", "BYYEARDAY"}, {"byweekno", "BYWEEKNO"}, {"byweekday", "BYDAY"},
+      {"byday", "BYDAY"},         {"byhour", "BYHOUR"},     {"byminute", "BYMINUTE"},
+      {"bysecond", "BYSECOND"},   {"wkst", "WKST"},
   };
   for (std::string_view param : Split(Trim(text.substr(end)), ';')) {
     param = Trim(param);
@@ -396,42 +426,34 @@ Status RRule::Init(const RRuleSpec& spec, int64_t dtstart_local) {
   if (dtstart_local < internal::kMinLocalSeconds || dtstart_local > internal::kMaxLocalSeconds) {
     return Bad("DTSTART out of range (years 1..9999)");
   }
+  CG_RETURN_IF_ERROR(CheckRfcRestrictions(spec));
   freq_ = spec.freq;
   interval_ = spec.interval;
   dtstart_ = dtstart_local;
   wkst_ = spec.wkst;
-  const bool sub_daily = freq_ <= Freq::kHourly;
+  unit_ = freq_ == Freq::kHourly     ? 3600
+          : freq_ == Freq::kMinutely ? 60
+          : freq_ == Freq::kSecondly ? 1
+                                     : 0;
+  p0_ = PeriodNumber(dtstart_);
+  rhythm_ = freq_ <= Freq::kHourly && spec.by_hour.empty();
+  SetDayParts(spec);
+  SetTimeParts(spec);
+  set_pos_ = spec.by_set_pos;
+  if (spec.until_local) until_ = std::min(until_, *spec.until_local);
+  if (spec.until_utc) {
+    until_utc_ = spec.until_utc;
+    // Local clocks run at most 14 h ahead of UTC; schedule.cc applies the exact limit.
+    until_ = std::min(until_, *spec.until_utc + 26 * 3600);
+  }
+  if (!CanFire()) return Status::InvalidArgument("schedule never fires");
+  if (spec.count) ApplyCount(*spec.count);
+  return Status::OK();
+}
 
-  // RFC 5545 section 3.3.10 restrictions.
-  if (!spec.by_week_no.empty() && freq_ != Freq::kYearly) {
-    return Bad("BYWEEKNO is only allowed with FREQ=YEARLY");
-  }
-  if (!spec.by_year_day.empty() &&
-      (freq_ == Freq::kDaily || freq_ == Freq::kWeekly || freq_ == Freq::kMonthly)) {
-    return Bad("BYYEARDAY is not allowed with FREQ=DAILY, WEEKLY or MONTHLY");
-  }
-  if (!spec.by_month_day.empty() && freq_ == Freq::kWeekly) {
-    return Bad("BYMONTHDAY is not allowed with FREQ=WEEKLY");
-  }
-  for (const WeekdayNum& w : spec.by_day) {
-    if (w.n == 0) continue;
-    std::string text = std::to_string(w.n) + kWeekdayNames[w.weekday];
-    if (freq_ != Freq::kMonthly && freq_ != Freq::kYearly) {
-      return Bad("BYDAY ordinal '" + text + "' needs FREQ=MONTHLY or YEARLY");
-    }
-    if (freq_ == Freq::kYearly && !spec.by_week_no.empty()) {
-      return Bad("BYDAY ordinal '" + text + "' must not be combined with BYWEEKNO");
-    }
-  }
-  if (!spec.by_set_pos.empty() && spec.by_second.empty() && spec.by_minute.empty() &&
-      spec.by_hour.empty() && spec.by_day.empty() && spec.by_month_day.empty() &&
-      spec.by_year_day.empty() && spec.by_week_no.empty() && spec.by_month.empty()) {
-    return Bad("BYSETPOS needs another BYxxx part");
-  }
-
+void RRule::SetDayParts(const RRuleSpec& spec) {
   // Defaults taken from DTSTART (RFC 5545; the same as python-dateutil).
   const int64_t start_day = FloorDiv(dtstart_, kSecondsPerDay);
-  const int64_t start_sod = dtstart_ - start_day * kSecondsPerDay;
   const CivilDate start = CivilFromDays(start_day);
   std::vector<int> by_month = spec.by_month;
   std::vector<int> by_month_day = spec.by_month_day;
@@ -447,16 +469,6 @@ Status RRule::Init(const RRuleSpec& spec, int64_t dtstart_local) {
       by_day = {WeekdayNum{WeekdayMon0(start_day), 0}};
     }
   }
-  std::vector<int> hours = spec.by_hour;
-  std::vector<int> minutes = spec.by_minute;
-  std::vector<int> seconds = spec.by_second;
-  if (hours.empty() && freq_ >= Freq::kDaily) hours = {static_cast<int>(start_sod / 3600)};
-  if (minutes.empty() && freq_ >= Freq::kHourly) {
-    minutes = {static_cast<int>(start_sod / 60 % 60)};
-  }
-  if (seconds.empty() && freq_ >= Freq::kMinutely) seconds = {static_cast<int>(start_sod % 60)};
-
-  // Day parts.
   has_month_ = !by_month.empty();
   month_mask_ = static_cast<uint32_t>(MaskOf(by_month));
   has_month_day_ = !by_month_day.empty();
@@ -475,102 +487,96 @@ Status RRule::Init(const RRuleSpec& spec, int64_t dtstart_local) {
     }
   }
   ordinal_in_month_ = freq_ == Freq::kMonthly || (freq_ == Freq::kYearly && has_month_);
+}
 
-  // Offsets of the instances within a day (DAILY and coarser) or within a period.
-  if (freq_ >= Freq::kDaily) {
-    for (int h : hours) {
-      for (int m : minutes) {
-        for (int s : seconds) {
-          if (s < 60) offsets_.push_back(h * 3600 + m * 60 + s);
-        }
-      }
-    }
-  } else if (freq_ == Freq::kHourly) {
+void RRule::SetTimeParts(const RRuleSpec& spec) {
+  // BYHOUR/BYMINUTE/BYSECOND expand periods longer than their unit (defaulting to
+  // DTSTART's) and limit the others.
+  const int64_t start_sod = FloorMod(dtstart_, kSecondsPerDay);
+  std::vector<int> hours = spec.by_hour;
+  std::vector<int> minutes = spec.by_minute;
+  std::vector<int> seconds = spec.by_second;
+  if (hours.empty() && freq_ >= Freq::kDaily) hours = {static_cast<int>(start_sod / 3600)};
+  if (minutes.empty() && freq_ >= Freq::kHourly) {
+    minutes = {static_cast<int>(start_sod / 60 % 60)};
+  }
+  if (seconds.empty() && freq_ >= Freq::kMinutely) seconds = {static_cast<int>(start_sod % 60)};
+  // Parts at or below FREQ's unit limit the period instead (below).
+  if (freq_ <= Freq::kHourly) hours = {0};
+  if (freq_ <= Freq::kMinutely) minutes = {0};
+  if (freq_ == Freq::kSecondly) seconds = {0};
+  // Offsets within a day (DAILY and coarser) or within the hour/minute/second period;
+  // second 60 (allowed by RFC 5545) never exists.
+  for (int h : hours) {
     for (int m : minutes) {
       for (int s : seconds) {
-        if (s < 60) offsets_.push_back(m * 60 + s);
+        if (s < 60) offsets_.push_back(h * 3600 + m * 60 + s);
       }
     }
-  } else if (freq_ == Freq::kMinutely) {
-    for (int s : seconds) {
-      if (s < 60) offsets_.push_back(s);
-    }
-  } else {
-    offsets_.push_back(0);
   }
-  if (sub_daily) hour_limit_ = static_cast<uint32_t>(MaskOf(spec.by_hour));
+  if (freq_ <= Freq::kHourly) hour_limit_ = static_cast<uint32_t>(MaskOf(spec.by_hour));
   if (freq_ <= Freq::kMinutely) minute_limit_ = MaskOf(spec.by_minute);
   if (freq_ == Freq::kSecondly) second_limit_ = MaskOf(spec.by_second);
-  set_pos_ = spec.by_set_pos;
+}
 
-  unit_ = freq_ == Freq::kHourly ? 3600 : freq_ == Freq::kMinutely ? 60
-          : freq_ == Freq::kSecondly ? 1 : 0;
-  p0_ = PeriodNumber(dtstart_);
-  rhythm_ = sub_daily && spec.by_hour.empty();
+int64_t RRule::Horizon() const {
+  return std::min(dtstart_ + internal::kSearchHorizonSeconds, internal::kMaxLocalSeconds);
+}
 
-  if (spec.until_local) until_ = std::min(until_, *spec.until_local);
-  if (spec.until_utc) {
-    until_utc_ = spec.until_utc;
-    // Local clocks run at most 14 h ahead of UTC; schedule.cc applies the exact limit.
-    until_ = std::min(until_, *spec.until_utc + 26 * 3600);
-  }
-
-  // Cheap proofs that nothing can ever match.
-  Status never = Status::InvalidArgument("schedule never fires");
-  if (offsets_.empty()) return never;
+bool RRule::CanFire() const {
+  // Cheap proofs first.
+  if (offsets_.empty()) return false;
   if (freq_ == Freq::kSecondly && second_limit_ != 0 && (second_limit_ & kSixtyBits) == 0) {
-    return never;
+    return false;
   }
-  if (sub_daily) {
+  if (freq_ <= Freq::kHourly) {
     // Period starts fall on times of day congruent to DTSTART's period start modulo
     // gcd(step, 1 day); one of them must pass the time limits.
     const int64_t step = interval_ * unit_;
     const int64_t g = std::gcd(step, kSecondsPerDay);
-    const int64_t first = FloorMod(p0_ * unit_, g);
     bool reachable = false;
-    for (int64_t sod = first; sod < kSecondsPerDay && !reachable; sod += g) {
+    for (int64_t sod = FloorMod(p0_ * unit_, g); sod < kSecondsPerDay && !reachable; sod += g) {
       reachable = (hour_limit_ == 0 || ((hour_limit_ >> (sod / 3600)) & 1)) &&
                   (minute_limit_ == 0 || ((minute_limit_ >> (sod / 60 % 60)) & 1)) &&
                   (second_limit_ == 0 || ((second_limit_ >> (sod % 60)) & 1));
     }
-    if (!reachable) return never;
+    if (!reachable) return false;
     if (!set_pos_.empty()) {
       PeriodSet probe;
       probe.bases = {0};
       ResolveSetPos(&probe);
-      if (probe.picks.empty()) return never;
+      if (probe.picks.empty()) return false;
     }
   }
-  const int64_t horizon =
-      std::min(dtstart_ + internal::kSearchHorizonSeconds, internal::kMaxLocalSeconds);
-  if (!Search(dtstart_, horizon)) return never;
+  // Then the search, ignoring COUNT and UNTIL.
+  return Search(dtstart_, Horizon()).has_value();
+}
 
-  if (spec.count) {
-    // Turn COUNT into an inclusive local limit: the COUNT-th occurrence.
-    int64_t remaining = *spec.count;
-    int64_t last = dtstart_;
-    int64_t k = 0;
-    PeriodSet set;
-    while (remaining > 0) {
-      std::optional<int64_t> found = NextNonEmptyPeriod(k, horizon, &set);
-      if (!found) break;
-      size_t n = SetSize(set);
-      size_t j0 = LowerBound(set, dtstart_);
-      if (j0 < n) {
-        int64_t m = static_cast<int64_t>(n - j0);
-        if (m >= remaining) {
-          last = SetAt(set, j0 + static_cast<size_t>(remaining) - 1);
-          remaining = 0;
-          break;
-        }
-        remaining -= m;
-        last = SetAt(set, n - 1);
+void RRule::ApplyCount(int64_t count) {
+  // Turns COUNT into an inclusive local limit: the COUNT-th occurrence, counted a
+  // whole period at a time.
+  int64_t remaining = count;
+  int64_t last = dtstart_;
+  int64_t k = 0;
+  PeriodSet set;
+  while (remaining > 0) {
+    std::optional<int64_t> found = NextNonEmptyPeriod(k, Horizon(), &set);
+    if (!found) break;
+    const size_t n = SetSize(set);
+    const size_t first = LowerBound(set, dtstart_);
+    if (first < n) {
+      const int64_t m = static_cast<int64_t>(n - first);
+      if (m >= remaining) {
+        last = SetAt(set, first + static_cast<size_t>(remaining) - 1);
+        remaining = 0;
+        break;
       }
-      k = *found + 1;
+      remaining -= m;
+      last = SetAt(set, n - 1);
     }
-    until_ = remaining == 0 ? last : horizon;
+    k = *found + 1;
   }
-  return Status::OK();
+  until_ = remaining == 0 ? last : Horizon();
 }
 
 int64_t RRule::PeriodNumber(int64_t local) const {
@@ -608,38 +614,44 @@ int64_t RRule::PeriodStart(int64_t period) const {
   }
 }
 
-bool RRule::WeekNoMatches(int64_t days, int year) const {
+void RRule::LoadYear(int year, YearInfo* info) const {
+  info->year = year;
+  info->loaded = true;
+  info->jan1 = DaysFromCivil(year, 1, 1);
+  info->length = DaysInYear(year);
+  if (!has_week_no_) return;
   // Week 1 is the first week (starting on WKST) with at least 4 days in the year.
-  auto week1 = [this](int y) {
-    int64_t jan1 = DaysFromCivil(y, 1, 1);
+  for (int i = 0; i < 4; ++i) {
+    int64_t jan1 = DaysFromCivil(year - 1 + i, 1, 1);
     int64_t delta = FloorMod(WeekdayMon0(jan1) - wkst_, 7);
-    return delta <= 3 ? jan1 - delta : jan1 + 7 - delta;
-  };
-  int64_t this_start = week1(year);
-  int64_t next_start = week1(year + 1);
-  int64_t start = this_start;
-  int64_t next = next_start;
-  if (days < this_start) {
-    start = week1(year - 1);
-    next = this_start;
-  } else if (days >= next_start) {
-    start = next_start;
-    next = week1(year + 2);
+    info->week1[i] = delta <= 3 ? jan1 - delta : jan1 + 7 - delta;
   }
-  int week = static_cast<int>((days - start) / 7 + 1);
-  int weeks_in_year = static_cast<int>((next - start) / 7);
+}
+
+bool RRule::WeekNoMatches(int64_t days, const YearInfo& info) const {
+  // The week-numbering year of `days` is the calendar year, or its neighbour when the
+  // day falls before week 1 or into next year's week 1.
+  int i = 1;
+  if (days < info.week1[1]) {
+    i = 0;
+  } else if (days >= info.week1[2]) {
+    i = 2;
+  }
+  const int week = static_cast<int>((days - info.week1[i]) / 7 + 1);
+  const int weeks_in_year = static_cast<int>((info.week1[i + 1] - info.week1[i]) / 7);
   return week_no_pos_[week] || week_no_neg_[weeks_in_year + 1 - week];
 }
 
-bool RRule::DayMatches(int64_t days) const {
+bool RRule::DayMatches(int64_t days, YearInfo* cache) const {
   CivilDate c = CivilFromDays(days);
   if (has_month_ && ((month_mask_ >> c.month) & 1) == 0) return false;
   const int dim = DaysInMonth(c.year, c.month);
   if (has_month_day_ && !month_day_pos_[c.day] && !month_day_neg_[dim + 1 - c.day]) return false;
-  const int year_len = DaysInYear(c.year);
-  const int doy = static_cast<int>(days - DaysFromCivil(c.year, 1, 1)) + 1;
+  if (!cache->loaded || cache->year != c.year) LoadYear(c.year, cache);
+  const int year_len = cache->length;
+  const int doy = static_cast<int>(days - cache->jan1) + 1;
   if (has_year_day_ && !year_day_pos_[doy] && !year_day_neg_[year_len + 1 - doy]) return false;
-  if (has_week_no_ && !WeekNoMatches(days, c.year)) return false;
+  if (has_week_no_ && !WeekNoMatches(days, *cache)) return false;
   if (has_day_) {
     const int wd = WeekdayMon0(days);
     bool ok = (weekday_plain_ >> wd) & 1;
@@ -678,8 +690,22 @@ void RRule::FillDays(int64_t period, PeriodSet* set) const {
       end = period + 1;
       break;
   }
+  YearInfo cache;
+  if (freq_ == Freq::kYearly && has_month_) {
+    // Only the months BYMONTH allows.
+    const int y = static_cast<int>(period);
+    for (int m = 1; m <= 12; ++m) {
+      if (((month_mask_ >> m) & 1) == 0) continue;
+      const int64_t month_first = DaysFromCivil(y, m, 1);
+      const int64_t month_end = month_first + DaysInMonth(y, m);
+      for (int64_t d = month_first; d < month_end; ++d) {
+        if (DayMatches(d, &cache)) set->bases.push_back(d * kSecondsPerDay);
+      }
+    }
+    return;
+  }
   for (int64_t d = first; d < end; ++d) {
-    if (DayMatches(d)) set->bases.push_back(d * kSecondsPerDay);
+    if (DayMatches(d, &cache)) set->bases.push_back(d * kSecondsPerDay);
   }
 }
 
@@ -740,12 +766,13 @@ std::optional<int64_t> RRule::NextNonEmptyPeriod(int64_t k, int64_t limit, Perio
   const bool has_day_parts =
       has_month_ || has_month_day_ || has_year_day_ || has_week_no_ || has_day_;
   auto jump_to = [&](int64_t target) { k = std::max(k + 1, CeilDiv(target - base, step)); };
+  YearInfo cache;
   while (true) {
     const int64_t t = base + k * step;
     if (t > limit) return std::nullopt;
     const int64_t day = FloorDiv(t, kSecondsPerDay);
     const int64_t day_start = day * kSecondsPerDay;
-    if (has_day_parts && !DayMatches(day)) {
+    if (has_day_parts && !DayMatches(day, &cache)) {
       jump_to(day_start + kSecondsPerDay);
       continue;
     }
@@ -798,8 +825,8 @@ std::optional<int64_t> RRule::Search(int64_t from, int64_t limit) const {
 std::optional<int64_t> RRule::NextAtOrAfter(int64_t from_local) const {
   if (from_local > internal::kMaxLocalSeconds) return std::nullopt;
   from_local = std::max(from_local, dtstart_);
-  int64_t limit = std::min({until_, from_local + internal::kSearchHorizonSeconds,
-                            internal::kMaxLocalSeconds});
+  int64_t limit =
+      std::min({until_, from_local + internal::kSearchHorizonSeconds, internal::kMaxLocalSeconds});
   return Search(from_local, limit);
 }
 

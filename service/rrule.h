@@ -85,11 +85,30 @@ class RRule final : public internal::LocalExpander {
 
   RRule() = default;
   Status Init(const RRuleSpec& spec, int64_t dtstart_local);
+  void SetDayParts(const RRuleSpec& spec);
+  void SetTimeParts(const RRuleSpec& spec);
+  // False when the rule has no occurrence within 400 years of DTSTART (COUNT and UNTIL
+  // aside).
+  bool CanFire() const;
+  void ApplyCount(int64_t count);
+  int64_t Horizon() const;  // DTSTART + 400 years, clamped to year 9999
 
   int64_t PeriodNumber(int64_t local) const;
   int64_t PeriodStart(int64_t period) const;  // floating local seconds
-  bool DayMatches(int64_t days) const;
-  bool WeekNoMatches(int64_t days, int year) const;
+  // Facts about one calendar year that DayMatches needs, computed once per year.
+  struct YearInfo {
+    int year = 0;
+    bool loaded = false;
+    int64_t jan1 = 0;  // days since the epoch
+    int length = 0;
+    // Start of week 1 (per WKST) of year-1, year, year+1 and year+2 (with BYWEEKNO).
+    int64_t week1[4] = {0, 0, 0, 0};
+  };
+
+  void LoadYear(int year, YearInfo* info) const;
+  // `cache` holds the last year used; pass the same one for consecutive days.
+  bool DayMatches(int64_t days, YearInfo* cache) const;
+  bool WeekNoMatches(int64_t days, const YearInfo& info) const;
   // Fills `set` for the first non-empty period at grid index >= k whose start is
   // <= limit; returns its index, or nullopt.
   std::optional<int64_t> NextNonEmptyPeriod(int64_t k, int64_t limit, PeriodSet* set) const;
@@ -103,8 +122,8 @@ class RRule final : public internal::LocalExpander {
   Freq freq_ = Freq::kDaily;
   int64_t interval_ = 1;
   int64_t dtstart_ = 0;
-  int64_t p0_ = 0;       // period number of DTSTART
-  int64_t unit_ = 0;     // seconds per period for SECONDLY..HOURLY, else 0
+  int64_t p0_ = 0;                              // period number of DTSTART
+  int64_t unit_ = 0;                            // seconds per period for SECONDLY..HOURLY, else 0
   int64_t until_ = internal::kMaxLocalSeconds;  // inclusive, floating local
   std::optional<int64_t> until_utc_;
   bool rhythm_ = false;

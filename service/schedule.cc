@@ -1,20 +1,11 @@
 // Schedules in a time zone: dispatch to the cron and RRULE expanders (which work in
 // floating local time) and the mapping of their local times to UTC.
 //
-// The DST rules (README "Schedules and DST"):
-//  1. A schedule that fixes the hour (cron whose hour field is not all 24 hours; RRULE
-//     with FREQ=DAILY or coarser, or with BYHOUR) and produces a local time that does
-//     not exist (spring-forward gap) fires once, at the first instant after the gap
-//     (the transition instant), marked kGapShifted. If that instant is also another
-//     fire of the schedule, it fires once (reported as the first, shifted fire).
-//  2. Such a schedule that produces a local time occurring twice (fall-back) fires
-//     once, at the first occurrence, marked kRepeatedFirstOnly.
-//  3. A schedule that runs hourly or more often (cron whose hour field covers all 24
-//     hours; RRULE FREQ=HOURLY/MINUTELY/SECONDLY without BYHOUR) fires at every instant
-//     whose local wall-clock reading the rule produces: in the fall-back hour both
-//     occurrences fire, and local times inside a gap do not exist, so nothing fires for
-//     them (no burst after the gap; the real-time rhythm goes on).
-// Fires are strictly increasing in UTC and never duplicated.
+// The DST rules are stated in schedule.h. Rules 1 and 2 map each local reading to one
+// instant, date/tz's "earliest" choice (the transition for a gap, the first pass for a
+// fold); that mapping is monotonic, so the next fire is the first reading at or after
+// the reading of `after` that maps past it. Rule 3 walks the zone's offset periods in
+// UTC and looks for readings within each.
 #include "service/schedule.h"
 
 #include <date/date.h>
@@ -41,7 +32,8 @@ int64_t DaysFromCivil(int year, int month, int day) {
 
 CivilDate CivilFromDays(int64_t days) {
   date::year_month_day ymd{date::sys_days{date::days{days}}};
-  return CivilDate{static_cast<int>(ymd.year()), static_cast<int>(static_cast<unsigned>(ymd.month())),
+  return CivilDate{static_cast<int>(ymd.year()),
+                   static_cast<int>(static_cast<unsigned>(ymd.month())),
                    static_cast<int>(static_cast<unsigned>(ymd.day()))};
 }
 
@@ -183,18 +175,31 @@ class ZonedSchedule final : public Schedule {
     while (u < kMaxUtcSeconds) {
       date::sys_info si = zone_->get_info(date::sys_seconds{std::chrono::seconds{u}});
       const int64_t offset = si.offset.count();
+      const int64_t end = Seconds(si.end);
       std::optional<int64_t> local = rule_->NextAtOrAfter(u + offset);
-      if (!local) return std::nullopt;
-      const int64_t at_s = *local - offset;
-      if (at_s < Seconds(si.end)) {
+      if (local && *local - offset < end) {
         Fire fire;
-        fire.at_us = at_s * kMicros;
+        fire.at_us = (*local - offset) * kMicros;
         fire.local_us = *local * kMicros;
         return fire;
       }
-      // Nothing in this offset period. Offsets differ by less than 2 days, so no
-      // instant before at_s - 2 days can read `*local` or later.
-      u = std::max(Seconds(si.end), at_s - 2 * internal::kSecondsPerDay);
+      // Nothing more in this offset period; readings from u on (the searched ones, from
+      // u + offset) have no occurrence before *local. The next period's readings start
+      // at end + next offset: below u + offset after a fall-back, where the repeated
+      // readings have not been searched yet.
+      if (end >= kMaxUtcSeconds) return std::nullopt;
+      date::sys_info next = zone_->get_info(date::sys_seconds{std::chrono::seconds{end}});
+      const bool restarts_lower = end + next.offset.count() < u + offset;
+      if (restarts_lower) {
+        u = end;
+      } else if (!local) {
+        return std::nullopt;  // later readings are all higher than those searched
+      } else {
+        // Later transitions are months away, so readings stay >= u + offset; and
+        // offsets differ by less than 2 days, so no instant before *local - offset
+        // - 2 days reads *local or later.
+        u = std::max(end, *local - offset - 2 * internal::kSecondsPerDay);
+      }
     }
     return std::nullopt;
   }

@@ -12,6 +12,21 @@
 
 namespace cg::sched {
 
+// The DST rules (implemented in schedule.cc; tested in tests/service/schedule_test.cc):
+//  1. A schedule that fixes the hour (cron whose hour field is not all 24 hours; RRULE
+//     with FREQ=DAILY or coarser, or with BYHOUR) whose local time does not exist
+//     (spring-forward gap) fires once, at the first instant after the gap: kGapShifted.
+//     If that instant is also another fire of the schedule, it fires once.
+//  2. Such a schedule whose local time occurs twice (fall-back) fires once, at the first
+//     occurrence: kRepeatedFirstOnly.
+//  3. A schedule that runs hourly or more often (cron whose hour field covers all 24
+//     hours: `*`, `*/1`, `0-23`; RRULE FREQ=HOURLY/MINUTELY/SECONDLY without BYHOUR)
+//     fires at every instant whose wall-clock reading it produces: in the fall-back hour
+//     both passes fire, and readings inside a gap do not exist (no burst after it).
+//     COUNT and UNTIL (without Z) bound the rule's readings, so a COUNT=10 rule can fire
+//     more than 10 times across a fall-back and fewer across a gap.
+// Fires are strictly increasing in UTC and never duplicated.
+
 // What the DST rules did to a fire (recorded with the run, so history explains it).
 enum class FireAdjust : uint8_t {
   kNone = 0,
@@ -57,7 +72,10 @@ class Schedule {
 //           optionally "DTSTART=20260101T000000;" / a "DTSTART:...\n" line.
 //   seed:   "HOURLY interval:2;byminute:15" (django-chronograph's frequency + params).
 // `anchor_us` is the DTSTART used when the rule has none (the time the job's schedule
-// was set, truncated to the second).
+// was set, truncated to the second). As in python-dateutil, DTSTART itself fires only
+// when it matches the rule. A rule that finds no fire within 400 years (one Gregorian
+// cycle) after DTSTART (RRULE) or the anchor (cron) is rejected ("schedule never
+// fires"); NextAfter also searches at most 400 years ahead.
 // Errors: InvalidArgument naming the field or part that is wrong; NotFound-free:
 // an unknown zone is InvalidArgument too.
 Result<std::unique_ptr<Schedule>> ParseSchedule(std::string_view spec, std::string_view tz,

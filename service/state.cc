@@ -1,5 +1,7 @@
 #include "service/state.h"
 
+#include <algorithm>
+
 namespace cg {
 
 const char* RunStatusName(RunStatus s) {
@@ -39,11 +41,7 @@ const RunRecord* State::FindRun(uint64_t id) const {
 
 std::vector<const RunRecord*> State::ActiveRuns() const {
   std::vector<const RunRecord*> out;
-  for (const auto& [id, run] : runs) {
-    if (run.status == RunStatus::kScheduled || run.status == RunStatus::kRunning) {
-      out.push_back(&run);
-    }
-  }
+  for (uint64_t id : active_runs) out.push_back(&runs.at(id));
   return out;
 }
 
@@ -66,7 +64,8 @@ class Folder {
     JobState& j = s_.jobs[p.spec.name];
     j.spec = p.spec;
     j.defined_seq = e_.seq;
-    j.defined_at_us = j.changed_at_us = j.schedule_anchor_us = e_.time_us;
+    j.defined_at_us = j.changed_at_us = j.schedule_anchor_us = j.last_slot_us = e_.time_us;
+    s_.touched_jobs.insert(p.spec.name);
     return Status::OK();
   }
 
@@ -74,8 +73,15 @@ class Folder {
     JobState* j = Job(p.spec.name);
     if (!j) return Bad("JobChanged for unknown job '" + p.spec.name + "'");
     if (p.spec.schedule != j->spec.schedule || p.spec.time_zone != j->spec.time_zone) {
+      // Slots of the new schedule before this moment are not owed.
       j->schedule_anchor_us = e_.time_us;
+      j->last_slot_us = std::max(j->last_slot_us, e_.time_us);
     }
+    if (p.spec.enabled && !j->spec.enabled) {
+      j->last_slot_us = std::max(j->last_slot_us, e_.time_us);
+      j->disabled_skip_recorded = false;
+    }
+    s_.touched_jobs.insert(p.spec.name);
     j->spec = p.spec;
     j->changed_at_us = e_.time_us;
     return Status::OK();
@@ -87,12 +93,14 @@ class Folder {
   Status operator()(const JobRemoved& p) {
     if (!Job(p.job)) return Bad("JobRemoved for unknown job '" + p.job + "'");
     s_.jobs.erase(p.job);
+    s_.touched_jobs.insert(p.job);
     return Status::OK();
   }
 
   Status operator()(const RunRequested& p) {
     if (!Job(p.job)) return Bad("RunRequested for unknown job '" + p.job + "'");
-    s_.pending_requests[e_.seq] = p.job;
+    s_.pending_requests[e_.seq] = State::PendingRequest{p.job, e_.time_us};
+    s_.touched_jobs.insert(p.job);
     return Status::OK();
   }
 
@@ -101,7 +109,7 @@ class Folder {
     if (!j) return Bad("RunScheduled for unknown job '" + p.job + "'");
     if (p.trigger == Trigger::kRequest) {
       auto it = s_.pending_requests.find(p.request_seq);
-      if (it == s_.pending_requests.end() || it->second != p.job) {
+      if (it == s_.pending_requests.end() || it->second.job != p.job) {
         return Bad("RunScheduled answers request " + std::to_string(p.request_seq) +
                    ", which is not a pending request for '" + p.job + "'");
       }
@@ -118,7 +126,10 @@ class Folder {
     r.request_seq = p.request_seq;
     r.dst_adjust = p.dst_adjust;
     r.claimed_at_us = e_.time_us;
+    s_.active_runs.insert(e_.seq);
     j->last_run_id = e_.seq;
+    if (p.trigger != Trigger::kRequest) j->last_slot_us = std::max(j->last_slot_us, p.scheduled_for_us);
+    s_.touched_jobs.insert(p.job);
     return Status::OK();
   }
 
@@ -145,6 +156,11 @@ class Folder {
     r.claimed_at_us = e_.time_us;
     r.reason = std::string(SkipReasonName(p.reason));
     if (!p.detail.empty()) r.reason += ": " + p.detail;
+    if (JobState* j = Job(p.job)) {
+      if (p.request_seq == 0) j->last_slot_us = std::max(j->last_slot_us, p.scheduled_for_us);
+      if (p.reason == SkipReason::kDisabled) j->disabled_skip_recorded = true;
+    }
+    s_.touched_jobs.insert(p.job);
     return Status::OK();
   }
 
@@ -159,6 +175,7 @@ class Folder {
     r->pid = p.pid;
     r->host = p.host;
     r->lock_file = p.lock_file;
+    s_.touched_jobs.insert(r->job);
     return Status::OK();
   }
 
@@ -169,6 +186,7 @@ class Folder {
     if (r->status != RunStatus::kRunning && r->status != RunStatus::kScheduled && !late) {
       return Bad("run " + std::to_string(p.run_id) + " finished twice");
     }
+    s_.active_runs.erase(p.run_id);
     if (late) {
       r->finished_late = true;
     } else {
@@ -187,6 +205,7 @@ class Folder {
     r->stdout_bytes = p.stdout_bytes;
     r->stderr_bytes = p.stderr_bytes;
     r->output_digest = p.output_digest;
+    s_.touched_jobs.insert(r->job);
     return Status::OK();
   }
 
@@ -198,6 +217,8 @@ class Folder {
     }
     r->status = RunStatus::kAbandoned;
     r->reason = p.reason;
+    s_.active_runs.erase(p.run_id);
+    s_.touched_jobs.insert(r->job);
     return Status::OK();
   }
 
@@ -240,8 +261,14 @@ class Folder {
     JobState* j = Job(name);
     if (!j) return Bad(std::string(enabled ? "JobEnabled" : "JobDisabled") +
                        " for unknown job '" + name + "'");
+    if (enabled && !j->spec.enabled) {
+      // Slots that passed while disabled are not missed runs.
+      j->last_slot_us = std::max(j->last_slot_us, e_.time_us);
+      j->disabled_skip_recorded = false;
+    }
     j->spec.enabled = enabled;
     j->changed_at_us = e_.time_us;
+    s_.touched_jobs.insert(name);
     return Status::OK();
   }
 

@@ -63,6 +63,11 @@ struct JobState {
   // When the schedule (or zone) was last set: the DTSTART of RRULEs without one.
   int64_t schedule_anchor_us = 0;
   uint64_t last_run_id = 0;
+  // Slots at or before this time are decided (claimed, skipped, or before the job
+  // existed, was last enabled, or got its current schedule): the scheduler's cursor.
+  int64_t last_slot_us = 0;
+  // A RunSkipped(disabled) was recorded since the job was last disabled.
+  bool disabled_skip_recorded = false;
 };
 
 struct ServiceInfo {
@@ -81,11 +86,20 @@ struct State {
   uint64_t ignored_events = 0;  // unknown types with the safe-to-ignore bit
   std::map<std::string, JobState> jobs;
   std::map<uint64_t, RunRecord> runs;
+  // Ids of the runs that are scheduled or running (an index into `runs`).
+  std::set<uint64_t> active_runs;
   // (job, scheduled time) of every slot already decided: claimed or skipped.
   std::set<std::pair<std::string, int64_t>> decided_slots;
-  // RunRequested sequence numbers not yet answered by a RunScheduled/RunSkipped.
-  std::map<uint64_t, std::string> pending_requests;
+  // RunRequested events not yet answered by a RunScheduled/RunSkipped, by sequence.
+  struct PendingRequest {
+    std::string job;
+    int64_t requested_at_us = 0;
+  };
+  std::map<uint64_t, PendingRequest> pending_requests;
   ServiceInfo service;
+  // Names of the jobs that events touched (definition or runs) since the owner last
+  // cleared it; the service uses it to reschedule only those. Not part of the record.
+  std::set<std::string> touched_jobs;
 
   const JobState* FindJob(const std::string& name) const;
   const RunRecord* FindRun(uint64_t id) const;

@@ -1,5 +1,9 @@
 // service/os.h on POSIX systems.
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,8 @@
 #include <vector>
 
 #include "service/os.h"
+
+extern char** environ;
 
 namespace cg::os {
 namespace {
@@ -73,6 +79,207 @@ Status CreatePrivateDirectory(const std::string& path) {
     if (!DirectoryExists(path)) {
       return Status::IOError("'" + path + "' exists and is not a directory");
     }
+  }
+  return Status::OK();
+}
+
+// ---- lock files ----
+
+Result<std::string> CreateLockFile(const std::string& dir, const std::string& prefix) {
+  static const char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    unsigned char random[12];
+    int urandom = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (urandom < 0 || read(urandom, random, sizeof(random)) != sizeof(random)) {
+      if (urandom >= 0) close(urandom);
+      return PosixError("cannot read /dev/urandom", errno);
+    }
+    close(urandom);
+    std::string name = prefix;
+    for (unsigned char c : random) name += kChars[c % 36];
+    std::string path = dir + "/" + name + ".lock";
+    // O_EXCL|O_NOFOLLOW: a name planted in advance or a symlink is never followed.
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      close(fd);
+      return path;
+    }
+    if (errno != EEXIST) return PosixError("cannot create lock file '" + path + "'", errno);
+  }
+  return Status::IOError("cannot find a free lock file name in '" + dir + "'");
+}
+
+Status TouchFile(const std::string& path) {
+  if (utimensat(AT_FDCWD, path.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) != 0) {
+    return PosixError("cannot touch '" + path + "'", errno);
+  }
+  return Status::OK();
+}
+
+Result<int64_t> FileMtimeMicros(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return PosixError("cannot stat '" + path + "'", errno);
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000 + st.st_mtim.tv_nsec / 1000;
+}
+
+Status RemoveFile(const std::string& path) {
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return PosixError("cannot remove '" + path + "'", errno);
+  }
+  return Status::OK();
+}
+
+// ---- the service lock ----
+
+namespace {
+
+class PosixServiceLock final : public ServiceLock {
+ public:
+  explicit PosixServiceLock(int fd) : fd_(fd) {}
+  ~PosixServiceLock() override { close(fd_); }
+
+ private:
+  int fd_;
+};
+
+struct flock WholeFile(short type) {
+  struct flock fl;
+  memset(&fl, 0, sizeof(fl));
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  return fl;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ServiceLock>> AcquireServiceLock(const std::string& path) {
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return PosixError("cannot open '" + path + "'", errno);
+  struct flock fl = WholeFile(F_WRLCK);
+  if (fcntl(fd, F_SETLK, &fl) != 0) {
+    int err = errno;
+    close(fd);
+    if (err == EACCES || err == EAGAIN) {
+      auto holder = ServiceLockHolder(path);
+      return Status::Busy("another chronographd runs on this data directory (pid " +
+                          (holder ? std::to_string(*holder) : std::string("unknown")) + ")");
+    }
+    return PosixError("cannot lock '" + path + "'", err);
+  }
+  std::string pid = std::to_string(getpid()) + "\n";
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    int err = errno;
+    close(fd);
+    return PosixError("cannot write '" + path + "'", err);
+  }
+  return std::unique_ptr<ServiceLock>(new PosixServiceLock(fd));
+}
+
+std::optional<int64_t> ServiceLockHolder(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct flock fl = WholeFile(F_WRLCK);
+  int rc = fcntl(fd, F_GETLK, &fl);
+  close(fd);
+  if (rc != 0 || fl.l_type == F_UNLCK) return std::nullopt;
+  return static_cast<int64_t>(fl.l_pid);
+}
+
+// ---- processes ----
+
+std::vector<std::string> ShellArgv(const std::string& line) { return {"/bin/sh", "-c", line}; }
+
+std::string ExecutableDir() {
+  std::vector<char> buf(4096);
+  ssize_t n = readlink("/proc/self/exe", buf.data(), buf.size() - 1);
+  if (n <= 0) return ".";
+  std::string path(buf.data(), n);
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+std::string ExecutableName(const std::string& base) { return base; }
+
+Result<int64_t> SpawnDetached(const std::vector<std::string>& argv) {
+  if (argv.empty()) return Status::InvalidArgument("empty argv");
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  // Its own session: a Ctrl-C or SIGTERM meant for the service does not reach runs.
+  // Default signal handling and an empty mask, whatever the service set up.
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETSIGMASK);
+  pid_t pid;
+  int rc = posix_spawn(&pid, args[0], &fa, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return PosixError("cannot start '" + argv[0] + "'", rc);
+  return static_cast<int64_t>(pid);
+}
+
+namespace {
+ReapedChild FromStatus(pid_t pid, int status) {
+  ReapedChild c;
+  c.pid = pid;
+  if (WIFEXITED(status)) c.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) c.signal = WTERMSIG(status);
+  return c;
+}
+}  // namespace
+
+std::vector<ReapedChild> ReapChildren() {
+  std::vector<ReapedChild> out;
+  for (;;) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    out.push_back(FromStatus(pid, status));
+  }
+  return out;
+}
+
+ReapedChild WaitChild(int64_t pid) {
+  int status = 0;
+  pid_t rc;
+  do {
+    rc = waitpid(static_cast<pid_t>(pid), &status, 0);
+  } while (rc < 0 && errno == EINTR);
+  return FromStatus(static_cast<pid_t>(pid), status);
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> UserEnvironment(const std::string& user) {
+  std::vector<char> buf(16384);
+  struct passwd pw;
+  struct passwd* result = nullptr;
+  int rc = user.empty() ? getpwuid_r(geteuid(), &pw, buf.data(), buf.size(), &result)
+                        : getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &result);
+  if (rc != 0 || result == nullptr) {
+    if (user.empty()) return std::vector<std::pair<std::string, std::string>>{{"HOME", "/"}};
+    return Status::NotFound("unknown user '" + user + "'");
+  }
+  return std::vector<std::pair<std::string, std::string>>{
+      {"HOME", pw.pw_dir}, {"USER", pw.pw_name}, {"LOGNAME", pw.pw_name}, {"SHELL", "/bin/sh"}};
+}
+
+bool ProcessExists(int64_t pid) {
+  return pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
+
+Status RequestStop(int64_t pid) {
+  if (pid <= 0) return Status::InvalidArgument("no pid");
+  if (kill(static_cast<pid_t>(pid), SIGTERM) != 0) {
+    return PosixError("cannot signal process " + std::to_string(pid), errno);
   }
   return Status::OK();
 }

@@ -126,12 +126,15 @@ TEST(ScheduleParseTest, RRuleErrorsNameThePart) {
   EXPECT_PRED2(HasPrefix, ParseError("FREQ=MONTHLY;BYDAY=0MO"), "RRULE: BYDAY value '0MO'");
   EXPECT_PRED2(HasPrefix, ParseError("FREQ=YEARLY;BYDAY=54MO"), "RRULE: BYDAY value '54MO'");
   EXPECT_EQ(ParseError("INTERVAL=2"), "RRULE: FREQ is required");
+  EXPECT_EQ(ParseError("RRULE:"), "RRULE: FREQ is required");
   EXPECT_PRED2(HasPrefix, ParseError("FREQ=FORTNIGHTLY"), "RRULE: FREQ value 'FORTNIGHTLY' (ex");
   EXPECT_EQ(ParseError("FREQ=DAILY;COUNT=3;UNTIL=20270101T000000Z"),
             "RRULE: COUNT and UNTIL must not both be given");
   EXPECT_EQ(ParseError("FREQ=DAILY;FREQ=WEEKLY"), "RRULE: part 'FREQ' given twice");
-  EXPECT_EQ(ParseError("FREQ=DAILY;INTERVAL=0"), "RRULE: INTERVAL value '0' (expected 1..2147483647)");
-  EXPECT_EQ(ParseError("FREQ=DAILY;COUNT=2000000"), "RRULE: COUNT value '2000000' (expected 1..1000000)");
+  EXPECT_EQ(ParseError("FREQ=DAILY;INTERVAL=0"),
+            "RRULE: INTERVAL value '0' (expected 1..2147483647)");
+  EXPECT_EQ(ParseError("FREQ=DAILY;COUNT=2000000"),
+            "RRULE: COUNT value '2000000' (expected 1..1000000)");
   EXPECT_EQ(ParseError("FREQ=DAILY;BYHOUR=24"), "RRULE: BYHOUR value '24' out of range 0..23");
   EXPECT_EQ(ParseError("FREQ=MONTHLY;BYMONTHDAY=0"),
             "RRULE: BYMONTHDAY value '0' out of range 1..31 or -31..-1");
@@ -144,7 +147,8 @@ TEST(ScheduleParseTest, RRuleErrorsNameThePart) {
   EXPECT_EQ(ParseError("FREQ=DAILY;BYHOUR"), "RRULE: part 'BYHOUR' is not NAME=VALUE");
   EXPECT_EQ(ParseError("FREQ=DAILY;WKST=XX"), "RRULE: WKST value 'XX' (expected MO..SU)");
   EXPECT_PRED2(HasPrefix, ParseError("FREQ=DAILY;UNTIL=2026"), "RRULE: UNTIL value '2026' (");
-  EXPECT_EQ(ParseError("FREQ=MONTHLY;BYWEEKNO=1"), "RRULE: BYWEEKNO is only allowed with FREQ=YEARLY");
+  EXPECT_EQ(ParseError("FREQ=MONTHLY;BYWEEKNO=1"),
+            "RRULE: BYWEEKNO is only allowed with FREQ=YEARLY");
   EXPECT_EQ(ParseError("FREQ=DAILY;BYYEARDAY=1"),
             "RRULE: BYYEARDAY is not allowed with FREQ=DAILY, WEEKLY or MONTHLY");
   EXPECT_EQ(ParseError("FREQ=WEEKLY;BYMONTHDAY=1"),
@@ -160,7 +164,8 @@ TEST(ScheduleParseTest, RRuleErrorsNameThePart) {
   EXPECT_EQ(ParseError("DTSTART;TZID=Europe/Paris:20260101T090000\nFREQ=DAILY", "Europe/Berlin"),
             "RRULE: DTSTART TZID 'Europe/Paris' differs from the job's time zone 'Europe/Berlin'");
   EXPECT_EQ(ParseError("FREQ=DAILY\nFREQ=WEEKLY"), "RRULE: more than one rule line");
-  EXPECT_PRED2(HasPrefix, ParseError("RRULE:FREQ=DAILY\nEXDATE:20260101T000000"), "RRULE: unsupported line 'EXDATE:20260101T000");
+  EXPECT_PRED2(HasPrefix, ParseError("RRULE:FREQ=DAILY\nEXDATE:20260101T000000"),
+               "RRULE: unsupported line 'EXDATE:20260101T000");
   EXPECT_EQ(ParseError("DTSTART:20260101T000000"), "RRULE: no rule line (expected FREQ=...)");
 }
 
@@ -218,9 +223,10 @@ TEST(CronTest, NamesAnyCaseAndSundayAsSeven) {
   // 2026-01-01 is a Thursday.
   EXPECT_EQ(Fires("0 9 * jan,Jul MON-fri", "UTC", "2026-01-01T10:00:00Z", 2),
             (Strings{"2026-01-02T09:00:00Z", "2026-01-05T09:00:00Z"}));
-  EXPECT_EQ(Fires("0 0 * * 7", "UTC", "2026-01-01T00:00:00Z", 1), Fires("0 0 * * 0", "UTC",
-            "2026-01-01T00:00:00Z", 1));
-  EXPECT_EQ(Fires("0 0 * * 7", "UTC", "2026-01-01T00:00:00Z", 1), (Strings{"2026-01-04T00:00:00Z"}));
+  EXPECT_EQ(Fires("0 0 * * 7", "UTC", "2026-01-01T00:00:00Z", 1),
+            Fires("0 0 * * 0", "UTC", "2026-01-01T00:00:00Z", 1));
+  EXPECT_EQ(Fires("0 0 * * 7", "UTC", "2026-01-01T00:00:00Z", 1),
+            (Strings{"2026-01-04T00:00:00Z"}));
   // MON-SUN is every day; SAT-SUN is Saturday and Sunday; 5-7 is FRI-SUN.
   EXPECT_EQ(Fires("0 0 * * MON-SUN", "UTC", "2026-01-01T00:00:00Z", 2),
             (Strings{"2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z"}));
@@ -253,10 +259,13 @@ TEST(CronTest, VixieDayOfMonthOrDayOfWeek) {
   // (odd days that are Mondays; the Mondays of 2026-02 are 2, 9, 16, 23).
   EXPECT_EQ(Fires("0 0 */2 * 1", "UTC", "2026-02-01T00:00:00Z", 3),
             (Strings{"2026-02-09T00:00:00Z", "2026-02-23T00:00:00Z", "2026-03-09T00:00:00Z"}));
-  EXPECT_EQ(Fires("0 0 13 * *", "UTC", "2026-02-01T00:00:00Z", 1), (Strings{"2026-02-13T00:00:00Z"}));
-  EXPECT_EQ(Fires("0 0 * * 5", "UTC", "2026-02-01T00:00:00Z", 1), (Strings{"2026-02-06T00:00:00Z"}));
+  EXPECT_EQ(Fires("0 0 13 * *", "UTC", "2026-02-01T00:00:00Z", 1),
+            (Strings{"2026-02-13T00:00:00Z"}));
+  EXPECT_EQ(Fires("0 0 * * 5", "UTC", "2026-02-01T00:00:00Z", 1),
+            (Strings{"2026-02-06T00:00:00Z"}));
   // Restricted weekday with Feb 30 (never) still fires on Fridays of February.
-  EXPECT_EQ(Fires("0 0 30 2 5", "UTC", "2026-01-01T00:00:00Z", 1), (Strings{"2026-02-06T00:00:00Z"}));
+  EXPECT_EQ(Fires("0 0 30 2 5", "UTC", "2026-01-01T00:00:00Z", 1),
+            (Strings{"2026-02-06T00:00:00Z"}));
 }
 
 TEST(CronTest, MonthEndsAndLeapDays) {
@@ -264,7 +273,8 @@ TEST(CronTest, MonthEndsAndLeapDays) {
             (Strings{"2026-03-31T00:00:00Z", "2026-05-31T00:00:00Z", "2026-07-31T00:00:00Z"}));
   EXPECT_EQ(Fires("0 0 29 2 *", "UTC", "2026-01-01T00:00:00Z", 3),
             (Strings{"2028-02-29T00:00:00Z", "2032-02-29T00:00:00Z", "2036-02-29T00:00:00Z"}));
-  EXPECT_EQ(Fires("0 0 29 2 *", "UTC", "2096-03-01T00:00:00Z", 1), (Strings{"2104-02-29T00:00:00Z"}));
+  EXPECT_EQ(Fires("0 0 29 2 *", "UTC", "2096-03-01T00:00:00Z", 1),
+            (Strings{"2104-02-29T00:00:00Z"}));
 }
 
 TEST(CronTest, StrictlyAfterWithMicroseconds) {
@@ -307,9 +317,9 @@ TEST(RRuleTest, PrefixAndDtstartForms) {
   EXPECT_EQ(Fires("DTSTART:20260102T090000\r\nFREQ=DAILY", "UTC", from, 2), want);
   EXPECT_EQ(Fires("rrule:freq=daily;dtstart=20260102t090000", "UTC", from, 2), want);
   // DTSTART is local time in the job's zone; with Z it is UTC.
-  EXPECT_EQ(Fires("DTSTART;TZID=Europe/Berlin:20260102T090000\nFREQ=DAILY", "Europe/Berlin",
-                  from, 1),
-            (Strings{"2026-01-02T08:00:00Z"}));
+  EXPECT_EQ(
+      Fires("DTSTART;TZID=Europe/Berlin:20260102T090000\nFREQ=DAILY", "Europe/Berlin", from, 1),
+      (Strings{"2026-01-02T08:00:00Z"}));
   EXPECT_EQ(Fires("DTSTART:20260102T090000Z\nFREQ=DAILY", "Europe/Berlin", from, 1),
             (Strings{"2026-01-02T09:00:00Z"}));
 }
@@ -334,11 +344,12 @@ TEST(RRuleTest, CountAndUntilExhausted) {
   EXPECT_EQ(Utc(s->NextAfter(T("2026-01-02T12:00:00Z"))->at_us), "2026-01-03T12:00:00Z");
   EXPECT_FALSE(s->NextAfter(T("2026-01-03T12:00:00Z")));
   // Already over when parsed: fine, it just never fires again.
-  auto old = MustParse("DTSTART:20000101T000000\nFREQ=DAILY;COUNT=2", "UTC", T("2026-01-01T00:00:00Z"));
+  auto old =
+      MustParse("DTSTART:20000101T000000\nFREQ=DAILY;COUNT=2", "UTC", T("2026-01-01T00:00:00Z"));
   ASSERT_TRUE(old);
   EXPECT_FALSE(old->NextAfter(T("2026-01-01T00:00:00Z")));
-  auto until = MustParse("FREQ=HOURLY;UNTIL=20260101T033000Z", "Europe/Berlin",
-                         T("2026-01-01T00:00:00Z"));
+  auto until =
+      MustParse("FREQ=HOURLY;UNTIL=20260101T033000Z", "Europe/Berlin", T("2026-01-01T00:00:00Z"));
   ASSERT_TRUE(until);
   EXPECT_EQ(Utc(until->NextAfter(T("2026-01-01T02:30:00Z"))->at_us), "2026-01-01T03:00:00Z");
   EXPECT_FALSE(until->NextAfter(T("2026-01-01T03:00:00Z")));
@@ -349,9 +360,9 @@ TEST(RRuleTest, CountAndUntilExhausted) {
 
 TEST(RRuleTest, SubDailyIntervalsStayOnTheGrid) {
   // DTSTART 23:56:07; every 7 minutes across hour and day boundaries.
-  EXPECT_EQ(Fires("DTSTART:20260101T235607\nFREQ=MINUTELY;INTERVAL=7", "UTC",
-                  "2026-01-01T00:00:00Z", 3),
-            (Strings{"2026-01-01T23:56:07Z", "2026-01-02T00:03:07Z", "2026-01-02T00:10:07Z"}));
+  EXPECT_EQ(
+      Fires("DTSTART:20260101T235607\nFREQ=MINUTELY;INTERVAL=7", "UTC", "2026-01-01T00:00:00Z", 3),
+      (Strings{"2026-01-01T23:56:07Z", "2026-01-02T00:03:07Z", "2026-01-02T00:10:07Z"}));
   // Every 5 hours, only at hour 10 (grid 0,5,10,15,20,1,6,11,...: hour 10 every 5 days).
   EXPECT_EQ(Fires("DTSTART:20260101T000000\nFREQ=HOURLY;INTERVAL=5;BYHOUR=10", "UTC",
                   "2026-01-01T00:00:00Z", 2),
@@ -360,13 +371,13 @@ TEST(RRuleTest, SubDailyIntervalsStayOnTheGrid) {
                   "2026-01-01T00:00:00Z", 2),
             (Strings{"2026-01-01T00:03:00Z", "2026-01-01T01:03:00Z"}));
   // Negative BYMONTHDAY and BYYEARDAY at sub-daily frequencies.
-  EXPECT_EQ(Fires("FREQ=HOURLY;INTERVAL=6;BYMONTHDAY=-1", "UTC", "2026-02-01T00:00:00Z", 5,
-                  false, "2026-01-01T00:00:00Z"),
+  EXPECT_EQ(Fires("FREQ=HOURLY;INTERVAL=6;BYMONTHDAY=-1", "UTC", "2026-02-01T00:00:00Z", 5, false,
+                  "2026-01-01T00:00:00Z"),
             (Strings{"2026-02-28T00:00:00Z", "2026-02-28T06:00:00Z", "2026-02-28T12:00:00Z",
                      "2026-02-28T18:00:00Z", "2026-03-31T00:00:00Z"}));
-  EXPECT_EQ(Fires("FREQ=MINUTELY;INTERVAL=30;BYYEARDAY=-1;BYHOUR=23", "UTC", "2026-01-01T00:00:00Z",
-                  3),
-            (Strings{"2026-12-31T23:00:00Z", "2026-12-31T23:30:00Z", "2027-12-31T23:00:00Z"}));
+  EXPECT_EQ(
+      Fires("FREQ=MINUTELY;INTERVAL=30;BYYEARDAY=-1;BYHOUR=23", "UTC", "2026-01-01T00:00:00Z", 3),
+      (Strings{"2026-12-31T23:00:00Z", "2026-12-31T23:30:00Z", "2027-12-31T23:00:00Z"}));
   EXPECT_EQ(Fires("FREQ=DAILY;BYMONTHDAY=-1;BYHOUR=0;BYMINUTE=0;BYSECOND=0", "UTC",
                   "2026-01-01T00:00:00Z", 2),
             (Strings{"2026-01-31T00:00:00Z", "2026-02-28T00:00:00Z"}));
@@ -404,8 +415,8 @@ TEST(RRuleTest, WeekNumbersWithWkstAndNegatives) {
             (Strings{"2027-01-03T00:00:00Z", "2028-01-02T00:00:00Z"}));
   // With WKST=SU, week 1 of 2026 starts Sunday 2026-01-04 (Jan 1 is a Thursday, and
   // the week Sun 2025-12-28..Sat 2026-01-03 has only 3 days in 2026).
-  EXPECT_EQ(Fires("FREQ=YEARLY;WKST=SU;BYWEEKNO=1;BYDAY=SU;BYHOUR=0;BYMINUTE=0;BYSECOND=0",
-                  "UTC", "2025-06-01T00:00:00Z", 1),
+  EXPECT_EQ(Fires("FREQ=YEARLY;WKST=SU;BYWEEKNO=1;BYDAY=SU;BYHOUR=0;BYMINUTE=0;BYSECOND=0", "UTC",
+                  "2025-06-01T00:00:00Z", 1),
             (Strings{"2026-01-04T00:00:00Z"}));
 }
 
@@ -482,8 +493,8 @@ const std::vector<RfcExample>& Examples() {
        true},
       {"Every other day - forever", "19970902T090000", "FREQ=DAILY;INTERVAL=2",
        Cat({At("199709", {2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}),
-            At("199710", {2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24}),
-            At("199710", {26, 28, 30}), At("199711", {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29}),
+            At("199710", {2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24}), At("199710", {26, 28, 30}),
+            At("199711", {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29}),
             At("199712", {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23})}),
        false},
       {"Every 10 days, 5 occurrences", "19970902T090000", "FREQ=DAILY;INTERVAL=10;COUNT=5",
@@ -552,11 +563,11 @@ const std::vector<RfcExample>& Examples() {
        true},
       {"Monthly on the first and last day of the month for 10 occurrences", "19970930T090000",
        "FREQ=MONTHLY;COUNT=10;BYMONTHDAY=1,-1",
-       Cat({At("199709", {30}), At("199710", {1, 31}), At("199711", {1, 30}),
-            At("199712", {1, 31}), At("199801", {1, 31}), At("199802", {1})}),
+       Cat({At("199709", {30}), At("199710", {1, 31}), At("199711", {1, 30}), At("199712", {1, 31}),
+            At("199801", {1, 31}), At("199802", {1})}),
        true},
-      {"Every 18 months on the 10th thru 15th of the month for 10 occurrences",
-       "19970910T090000", "FREQ=MONTHLY;INTERVAL=18;COUNT=10;BYMONTHDAY=10,11,12,13,14,15",
+      {"Every 18 months on the 10th thru 15th of the month for 10 occurrences", "19970910T090000",
+       "FREQ=MONTHLY;INTERVAL=18;COUNT=10;BYMONTHDAY=10,11,12,13,14,15",
        Cat({At("199709", {10, 11, 12, 13, 14, 15}), At("199903", {10, 11, 12, 13})}), true},
       {"Every Tuesday, every other month", "19970902T090000", "FREQ=MONTHLY;INTERVAL=2;BYDAY=TU",
        Cat({At("199709", {2, 9, 16, 23, 30}), At("199711", {4, 11, 18, 25}),
@@ -568,14 +579,14 @@ const std::vector<RfcExample>& Examples() {
             At("199906", {10}), At("199907", {10}), At("200006", {10}), At("200007", {10}),
             At("200106", {10}), At("200107", {10})}),
        true},
-      {"Every other year on January, February, and March for 10 occurrences",
-       "19970310T090000", "FREQ=YEARLY;INTERVAL=2;COUNT=10;BYMONTH=1,2,3",
+      {"Every other year on January, February, and March for 10 occurrences", "19970310T090000",
+       "FREQ=YEARLY;INTERVAL=2;COUNT=10;BYMONTH=1,2,3",
        Cat({At("199703", {10}), At("199901", {10}), At("199902", {10}), At("199903", {10}),
             At("200101", {10}), At("200102", {10}), At("200103", {10}), At("200301", {10}),
             At("200302", {10}), At("200303", {10})}),
        true},
-      {"Every third year on the 1st, 100th, and 200th day for 10 occurrences",
-       "19970101T090000", "FREQ=YEARLY;INTERVAL=3;COUNT=10;BYYEARDAY=1,100,200",
+      {"Every third year on the 1st, 100th, and 200th day for 10 occurrences", "19970101T090000",
+       "FREQ=YEARLY;INTERVAL=3;COUNT=10;BYYEARDAY=1,100,200",
        Cat({At("199701", {1}), At("199704", {10}), At("199707", {19}), At("200001", {1}),
             At("200004", {9}), At("200007", {18}), At("200301", {1}), At("200304", {10}),
             At("200307", {19}), At("200601", {1})}),
@@ -601,14 +612,14 @@ const std::vector<RfcExample>& Examples() {
        Cat({At("199802", {13}), At("199803", {13}), At("199811", {13}), At("199908", {13}),
             At("200010", {13})}),
        false},
-      {"The first Saturday that follows the first Sunday of the month, forever",
-       "19970913T090000", "FREQ=MONTHLY;BYDAY=SA;BYMONTHDAY=7,8,9,10,11,12,13",
+      {"The first Saturday that follows the first Sunday of the month, forever", "19970913T090000",
+       "FREQ=MONTHLY;BYDAY=SA;BYMONTHDAY=7,8,9,10,11,12,13",
        Cat({At("199709", {13}), At("199710", {11}), At("199711", {8}), At("199712", {13}),
             At("199801", {10}), At("199802", {7}), At("199803", {7}), At("199804", {11}),
             At("199805", {9}), At("199806", {13})}),
        false},
-      {"Every 4 years, the first Tuesday after a Monday in November, forever",
-       "19961105T090000", "FREQ=YEARLY;INTERVAL=4;BYMONTH=11;BYDAY=TU;BYMONTHDAY=2,3,4,5,6,7,8",
+      {"Every 4 years, the first Tuesday after a Monday in November, forever", "19961105T090000",
+       "FREQ=YEARLY;INTERVAL=4;BYMONTH=11;BYDAY=TU;BYMONTHDAY=2,3,4,5,6,7,8",
        Cat({At("199611", {5}), At("200011", {7}), At("200411", {2})}), false},
       {"The third instance into the month of one of Tuesday, Wednesday, or Thursday, "
        "for the next 3 months",
@@ -623,13 +634,11 @@ const std::vector<RfcExample>& Examples() {
       // contradicts its own list (09:00, 12:00, 15:00); 210000Z (17:00 EDT) is meant.
       {"Every 3 hours from 9:00 AM to 5:00 PM on a specific day", "19970902T090000",
        "FREQ=HOURLY;INTERVAL=3;UNTIL=19970902T210000Z",
-       Cat({At("199709", {2}, "090000"), At("199709", {2}, "120000"),
-            At("199709", {2}, "150000")}),
+       Cat({At("199709", {2}, "090000"), At("199709", {2}, "120000"), At("199709", {2}, "150000")}),
        true},
       {"Every 15 minutes for 6 occurrences", "19970902T090000", "FREQ=MINUTELY;INTERVAL=15;COUNT=6",
        Cat({At("199709", {2}, "090000"), At("199709", {2}, "091500"), At("199709", {2}, "093000"),
-            At("199709", {2}, "094500"), At("199709", {2}, "100000"),
-            At("199709", {2}, "101500")}),
+            At("199709", {2}, "094500"), At("199709", {2}, "100000"), At("199709", {2}, "101500")}),
        true},
       {"Every hour and a half for 4 occurrences", "19970902T090000",
        "FREQ=MINUTELY;INTERVAL=90;COUNT=4",
@@ -679,9 +688,10 @@ INSTANTIATE_TEST_SUITE_P(AllExamples, Rfc5545ExamplesTest,
 TEST(Rfc5545Test, UtcInstantsFollowNewYorkOffsets) {
   // "Daily until December 24, 1997": 09:00 EDT (13:00Z) until Oct 25, then 09:00 EST
   // (14:00Z); the last is Dec 23 14:00Z because Dec 24 09:00 EST is after UNTIL.
-  auto s = MustParse("DTSTART;TZID=America/New_York:19970902T090000\n"
-                     "RRULE:FREQ=DAILY;UNTIL=19971224T000000Z",
-                     "America/New_York");
+  auto s = MustParse(
+      "DTSTART;TZID=America/New_York:19970902T090000\n"
+      "RRULE:FREQ=DAILY;UNTIL=19971224T000000Z",
+      "America/New_York");
   ASSERT_TRUE(s);
   EXPECT_EQ(Utc(s->NextAfter(T("1997-10-25T00:00:00Z"))->at_us), "1997-10-25T13:00:00Z");
   EXPECT_EQ(Utc(s->NextAfter(T("1997-10-26T00:00:00Z"))->at_us), "1997-10-26T14:00:00Z");
@@ -757,10 +767,9 @@ TEST(DstTest, RepeatedFirstOnlyNewYork) {
                        "2026-11-02T06:30:00Z none"}))
         << spec;
   }
-  EXPECT_EQ(Utc(MustParse("30 1 * * *", "America/New_York")
-                    ->NextAfter(T("2026-11-01T06:10:00Z"))
-                    ->at_us),
-            "2026-11-02T06:30:00Z");
+  EXPECT_EQ(
+      Utc(MustParse("30 1 * * *", "America/New_York")->NextAfter(T("2026-11-01T06:10:00Z"))->at_us),
+      "2026-11-02T06:30:00Z");
 }
 
 // Rule 3: hourly or more often keeps its rhythm in real time.
@@ -818,6 +827,31 @@ TEST(DstTest, SubHourlyThroughBothTransitions) {
             (Strings{"2026-03-29T00:59:59Z", "2026-03-29T01:00:00Z"}));
 }
 
+TEST(DstTest, RhythmicRuleEndingInsideARepeatedHourStillFiresItsSecondPass) {
+  // COUNT and UNTIL bound the rule's local readings; a reading that occurs twice fires
+  // twice under rule 3. Readings 02:00 and 02:30 on 2026-10-25 in Berlin.
+  for (const char* spec :
+       {"DTSTART:20261025T020000\nFREQ=MINUTELY;INTERVAL=30;COUNT=2",
+        "DTSTART:20261025T020000\nFREQ=MINUTELY;INTERVAL=30;UNTIL=20261025T024500"}) {
+    EXPECT_EQ(Fires(spec, "Europe/Berlin", "2026-10-24T00:00:00Z", 6),
+              (Strings{"2026-10-25T00:00:00Z", "2026-10-25T00:30:00Z", "2026-10-25T01:00:00Z",
+                       "2026-10-25T01:30:00Z"}))
+        << spec;
+  }
+  // America/Santiago falls back at local midnight (2026-04-05 03:00Z: Saturday 24:00 -03
+  // becomes Saturday 23:00 -04). The rule's next reading after the first pass is a week
+  // Saturday away (00:00 -04); the second pass of Saturday 23:00-24:00 must not be
+  // skipped.
+  EXPECT_EQ(Fires("DTSTART:20260404T220000\nFREQ=MINUTELY;INTERVAL=30;BYDAY=SA", "America/Santiago",
+                  "2026-04-04T00:00:00Z", 7),
+            (Strings{"2026-04-05T01:00:00Z", "2026-04-05T01:30:00Z", "2026-04-05T02:00:00Z",
+                     "2026-04-05T02:30:00Z", "2026-04-05T03:00:00Z", "2026-04-05T03:30:00Z",
+                     "2026-04-11T04:00:00Z"}));
+  // Its spring-forward skips local midnight: a daily midnight job runs at 01:00 -03.
+  EXPECT_EQ(Fires("0 0 * * *", "America/Santiago", "2026-09-05T00:00:00Z", 2, true),
+            (Strings{"2026-09-05T04:00:00Z none", "2026-09-06T04:00:00Z gap_shifted"}));
+}
+
 TEST(DstTest, EveryOtherHourFixesTheHour) {
   // "*/2" is not hourly: hour 2 is fixed, so the gap and fold rules apply.
   EXPECT_EQ(Fires("0 */2 * * *", "Europe/Berlin", "2026-03-28T23:30:00Z", 3, true),
@@ -834,8 +868,9 @@ TEST(DstTest, EveryOtherHourFixesTheHour) {
 
 TEST(DstTest, FiresStrictlyIncreaseAcrossTransitions) {
   for (const char* tz : {"Europe/Berlin", "America/New_York"}) {
-    for (const char* spec : {"*/7 * * * *", "30 1,2,3 * * *", "0,30 2-3 * * *", "* 1-2 * * *",
-                             "FREQ=MINUTELY;INTERVAL=13", "FREQ=DAILY;BYHOUR=1,2,3;BYMINUTE=0,30"}) {
+    for (const char* spec :
+         {"*/7 * * * *", "30 1,2,3 * * *", "0,30 2-3 * * *", "* 1-2 * * *",
+          "FREQ=MINUTELY;INTERVAL=13", "FREQ=DAILY;BYHOUR=1,2,3;BYMINUTE=0,30"}) {
       for (const char* from : {"2026-03-07T12:00:00Z", "2026-10-24T12:00:00Z"}) {
         auto s = MustParse(spec, tz, T(from));
         ASSERT_TRUE(s);
@@ -878,8 +913,10 @@ TEST(SpeedTest, NextAfterIsFast) {
       ASSERT_TRUE(f);
       t = f->at_us;
     }
-    double us_each = std::chrono::duration<double, std::micro>(
-                         std::chrono::steady_clock::now() - start).count() / kN;
+    double us_each =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+            .count() /
+        kN;
     // Generous: a debug build on a busy machine; typical is a few microseconds.
     EXPECT_LT(us_each, 200.0) << c.spec;
   }

@@ -1,4 +1,5 @@
 #include "tools/chronotool/commands.h"
+#include "tools/chronotool/context.h"
 
 #include <cctype>
 #include <iostream>
@@ -15,20 +16,6 @@
 #include "version.h"
 
 namespace cg::tool {
-namespace {
-
-using nlohmann::json;
-
-constexpr const char* kDataHelp =
-    "data directory (default: $CHRONOGRAPH_DATA, else /var/lib/chronograph; "
-    "%ProgramData%\\Chronograph on Windows)";
-
-struct Context {
-  std::string data;
-  bool json = false;
-  std::ostream& out;
-  std::ostream& err;
-};
 
 int Fail(Context& ctx, const Status& st) {
   ctx.err << "chronotool: error: " << st.message() << "\n";
@@ -48,7 +35,6 @@ Result<std::unique_ptr<store::EventLog>> OpenLog(const Context& ctx, bool write)
   return store::EventLog::Open(store::ResolveDataDir(ctx.data), options);
 }
 
-// Opens the log and folds it, for commands that only read.
 Status LoadState(const Context& ctx, State* state) {
   auto log = OpenLog(ctx, /*write=*/false);
   if (!log.ok()) return log.status();
@@ -58,6 +44,14 @@ Status LoadState(const Context& ctx, State* state) {
 Status UnknownJob(const std::string& name) {
   return Status::InvalidArgument("no job named '" + name + "'");
 }
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kDataHelp =
+    "data directory (default: $CHRONOGRAPH_DATA, else /var/lib/chronograph; "
+    "%ProgramData%\\Chronograph on Windows)";
 
 // ---- job add / edit ----
 
@@ -549,18 +543,7 @@ int Main(int argc, char** argv, std::ostream& out, std::ostream& err) {
   list->add_flag("--json", ctx.json, "JSON output: an array of jobs");
   list->callback([&] { rc = JobList(ctx); });
 
-  // run NAME
-  std::string run_name;
-  CLI::App* run = app.add_subcommand(
-      "run", "run a job now: appends RunRequested, which the service picks up");
-  run->add_option("name", run_name, "job name")->required();
-  run->add_flag("--json", ctx.json, "JSON output");
-  run->callback([&] {
-    rc = JobEvent(ctx, run_name, "requested a run of",
-                  [&](const JobState&) -> std::optional<EventPayload> {
-                    return RunRequested{run_name};
-                  });
-  });
+  AddRunCommands(&app, &ctx, &rc);
 
   // replay
   std::string from, to, replay_job;

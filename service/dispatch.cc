@@ -1,0 +1,88 @@
+#include "service/dispatch.h"
+
+#include "service/os.h"
+
+namespace cg {
+
+const sched::Schedule* ScheduleCache::Get(const JobState& job) {
+  Entry& e = cache_[job.spec.name];
+  if (!e.parsed || e.schedule != job.spec.schedule || e.time_zone != job.spec.time_zone ||
+      e.anchor_us != job.schedule_anchor_us) {
+    e.schedule = job.spec.schedule;
+    e.time_zone = job.spec.time_zone;
+    e.anchor_us = job.schedule_anchor_us;
+    auto parsed = sched::ParseSchedule(job.spec.schedule, job.spec.time_zone, job.schedule_anchor_us);
+    e.parsed = parsed.ok() ? std::move(parsed).value() : nullptr;
+  }
+  return e.parsed.get();
+}
+
+namespace {
+
+// Why a running run of this host is dead, or "" when it is alive.
+std::string DeadReason(const RunRecord& run, const PassOptions& o) {
+  auto shim = o.dead_shims.find(run.id);
+  if (shim != o.dead_shims.end()) return shim->second;
+  if (!o.check_locks || run.status != RunStatus::kRunning) return "";
+  auto mtime = os::FileMtimeMicros(run.lock_file);
+  if (!mtime.ok()) return "its lock file is gone (" + mtime.status().message() + ")";
+  int64_t age = o.now_us - *mtime;
+  if (age > o.lock_timeout_us) {
+    return "its lock file was last refreshed " + std::to_string(age / kMicrosPerMilli) +
+           " ms ago (lock timeout " + std::to_string(o.lock_timeout_us / kMicrosPerMilli) +
+           " ms)";
+  }
+  return "";
+}
+
+}  // namespace
+
+Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache* schedules,
+                              const PassOptions& o) {
+  const std::string host = os::HostName();
+  uint64_t before = state->last_seq;
+  auto r = log->Transact(state, [&](const State& s, store::Batch* batch) {
+    for (const auto& e : o.extra_events) batch->events.push_back(e);
+    for (const RunRecord* run : s.ActiveRuns()) {
+      bool here = run->status == RunStatus::kScheduled || run->host == host;
+      if (!here) continue;  // another host's run: that host's service judges it
+      std::string why = DeadReason(*run, o);
+      if (why.empty() && run->status == RunStatus::kScheduled && !s.FindJob(run->job)) {
+        why = "its job was removed before it started";
+      }
+      if (!why.empty()) {
+        RunAbandoned a;
+        a.run_id = run->id;
+        a.job = run->job;
+        a.reason = why;
+        auto mtime = run->lock_file.empty() ? Result<int64_t>(Status::NotFound(""))
+                                            : os::FileMtimeMicros(run->lock_file);
+        a.last_heartbeat_us = mtime.ok() ? *mtime : 0;
+        batch->events.push_back(a);
+      }
+    }
+    PlanRequests(s, o.plan, &batch->events);
+    auto plan_job = [&](const JobState& job) {
+      const sched::Schedule* schedule = schedules->Get(job);
+      if (schedule) PlanDueSlots(s, job, *schedule, o.plan, &batch->events);
+    };
+    if (o.due_jobs) {
+      for (const auto& name : *o.due_jobs) {
+        if (const JobState* job = s.FindJob(name)) plan_job(*job);
+      }
+    } else {
+      for (const auto& [name, job] : s.jobs) plan_job(job);
+    }
+    return Status::OK();
+  });
+  if (!r.ok()) return r.status();
+  return state->last_seq - before;
+}
+
+std::string ShimPath() { return os::ExecutableDir() + "/" + os::ExecutableName("chronographd"); }
+
+Result<int64_t> StartShim(const std::string& data_dir, uint64_t run_id) {
+  return os::SpawnDetached({ShimPath(), "--shim", std::to_string(run_id), "--data", data_dir});
+}
+
+}  // namespace cg

@@ -1,0 +1,62 @@
+// One scheduling pass: the shared heart of chronographd's loop and of
+// `chronotool run-due` / `chronotool run`. In one write transaction it reconciles the
+// runs of this host (a shim that died, a lock file gone stale, a claimed run whose job
+// was removed), answers run requests, and decides the due slots; then it reports the
+// claimed runs that may start.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "service/planner.h"
+#include "service/schedule.h"
+#include "store/event_log.h"
+
+namespace cg {
+
+// Parsed schedules by job, reparsed when a job's definition changes.
+class ScheduleCache {
+ public:
+  // The job's parsed schedule; nullptr when it does not parse (logged by the caller).
+  const sched::Schedule* Get(const JobState& job);
+  void Forget(const std::string& job) { cache_.erase(job); }
+
+ private:
+  struct Entry {
+    std::string schedule, time_zone;
+    int64_t anchor_us = 0;
+    std::unique_ptr<sched::Schedule> parsed;
+  };
+  std::map<std::string, Entry> cache_;
+};
+
+struct PassOptions {
+  int64_t now_us = 0;
+  // A running run on this host whose lock file is older than this is abandoned.
+  int64_t lock_timeout_us = 10 * kMicrosPerSecond;
+  // Check the lock files of running runs in this pass.
+  bool check_locks = true;
+  // The jobs whose due slots to decide; all jobs when null.
+  const std::set<std::string>* due_jobs = nullptr;
+  // Runs whose shim (a child of this process) ended: run id -> how it ended.
+  std::map<uint64_t, std::string> dead_shims;
+  // Events to append first (ServiceStarted, ServiceStopped).
+  std::vector<EventPayload> extra_events;
+  PlanOptions plan;
+};
+
+// Runs the pass; *state is current afterwards. Returns the number of events appended.
+Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache* schedules,
+                              const PassOptions& options);
+
+// The path of the run shim's executable (chronographd, next to the running program).
+std::string ShimPath();
+
+// Starts the shim for run `run_id` detached. Returns its pid.
+Result<int64_t> StartShim(const std::string& data_dir, uint64_t run_id);
+
+}  // namespace cg

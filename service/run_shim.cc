@@ -1,0 +1,205 @@
+#include "service/run_shim.h"
+
+#include <iostream>
+
+#include "service/os.h"
+#include "service/output_capture.h"
+#include "service/process_launcher.h"
+#include "service/time_util.h"
+#include "service/waiter.h"
+#include "store/event_log.h"
+#include "store/output_record.h"
+
+namespace cg {
+namespace {
+
+constexpr int64_t kHeartbeatUs = kMicrosPerSecond;
+
+void Log(uint64_t run_id, const std::string& msg) {
+  std::cerr << "chronograph-shim[run " << run_id << "]: " << msg << std::endl;
+}
+
+// The command's environment: a small, stated base, then the job's additions.
+std::vector<std::pair<std::string, std::string>> JobEnvironment(const JobSpec& spec,
+                                                                const RunRecord& run) {
+  std::vector<std::pair<std::string, std::string>> env = {
+      {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+      {"LANG", "C.UTF-8"},
+  };
+  auto user_env = os::UserEnvironment(spec.run_as_user);
+  if (user_env.ok()) env.insert(env.end(), user_env->begin(), user_env->end());
+  env.push_back({"CHRONOGRAPH_JOB", spec.name});
+  env.push_back({"CHRONOGRAPH_RUN_ID", std::to_string(run.id)});
+  env.push_back({"CHRONOGRAPH_SCHEDULED_FOR", FormatRfc3339(run.scheduled_for_us)});
+  for (const auto& [k, v] : spec.env) {
+    bool replaced = false;
+    for (auto& kv : env) {
+      if (kv.first == k) {
+        kv.second = v;
+        replaced = true;
+      }
+    }
+    if (!replaced) env.push_back({k, v});
+  }
+  return env;
+}
+
+}  // namespace
+
+int RunShim(const ShimOptions& options) {
+  const uint64_t run_id = options.run_id;
+  store::Options store_options;
+  store_options.create_if_missing = false;
+  store_options.program = "chronograph-shim";
+  auto log = store::EventLog::Open(options.data_dir, store_options);
+  if (!log.ok()) {
+    Log(run_id, log.status().ToString());
+    return 1;
+  }
+  auto waiter = NewWaiter(options.data_dir, /*handle_signals=*/true);
+  if (!waiter.ok()) {
+    Log(run_id, waiter.status().ToString());
+    return 1;
+  }
+  std::string lock_dir = options.data_dir + "/locks";
+  Status st = os::CreatePrivateDirectory(lock_dir);
+  auto lock = st.ok() ? os::CreateLockFile(lock_dir, "run" + std::to_string(run_id) + "-")
+                      : Result<std::string>(st);
+  if (!lock.ok()) {
+    Log(run_id, lock.status().ToString());
+    return 1;
+  }
+  // RunStarted is the atomic claim of "starting": only one shim's append succeeds.
+  State state;
+  JobSpec spec;
+  RunRecord run;
+  bool mine = false;
+  const std::string host = os::HostName();
+  int64_t started_at = 0;
+  auto started = (*log)->Transact(&state, [&](const State& s, store::Batch* batch) {
+    const RunRecord* r = s.FindRun(run_id);
+    const JobState* job = r ? s.FindJob(r->job) : nullptr;
+    mine = r && job && r->status == RunStatus::kScheduled;
+    if (!mine) return Status::OK();
+    run = *r;
+    spec = job->spec;
+    started_at = NowMicros();
+    batch->events.push_back(RunStarted{run_id, r->job, r->scheduled_for_us, started_at,
+                                       os::CurrentPid(), host, *lock});
+    return Status::OK();
+  });
+  if (!started.ok() || !mine) {
+    (void)os::RemoveFile(*lock);
+    if (!started.ok()) Log(run_id, started.status().ToString());
+    return started.ok() ? 3 : 1;
+  }
+
+  LaunchSpec launch;
+  launch.argv = spec.command_kind == CommandKind::kShell ? os::ShellArgv(spec.shell) : spec.argv;
+  launch.working_dir = spec.working_dir;
+  launch.env = JobEnvironment(spec, run);
+  launch.run_as_user = spec.run_as_user;
+
+  RunFinished fin;
+  fin.run_id = run_id;
+  fin.job = spec.name;
+  fin.started_at_us = started_at;
+  CappedOutput out(options.output_cap), err(options.output_cap);
+  auto child = NewProcessLauncher()->Launch(launch);
+  if (!child.ok()) {
+    fin.outcome = RunOutcome::kFailed;
+    fin.reason = "cannot start the command: " + child.status().message();
+  } else {
+    int64_t now = NowMicros();
+    int64_t next_beat = now + kHeartbeatUs;
+    int64_t deadline = spec.timeout_ms > 0 ? started_at + spec.timeout_ms * kMicrosPerMilli : 0;
+    int64_t kill_at = 0;  // when SIGKILL follows the SIGTERM already sent
+    bool done = false;
+    while (!done) {
+      auto pumped = (*child)->Pump(200, &out, &err);
+      if (!pumped.ok()) {
+        Log(run_id, pumped.status().ToString());
+        (void)(*child)->Terminate(true);
+        fin.outcome = RunOutcome::kFailed;
+        fin.reason = "lost the command's output: " + pumped.status().message();
+        done = true;
+      } else {
+        done = *pumped;
+      }
+      now = NowMicros();
+      if (now >= next_beat) {
+        Status touched = os::TouchFile(*lock);
+        if (!touched.ok()) Log(run_id, touched.ToString());
+        next_beat = now + kHeartbeatUs;
+      }
+      (*waiter)->WaitUntil(0);  // collects a pending stop request (SIGTERM)
+      if (done || kill_at != 0) {
+        if (!done && now >= kill_at) {
+          (void)(*child)->Terminate(true);
+          kill_at = INT64_MAX;
+        }
+        continue;
+      }
+      if (deadline != 0 && now >= deadline) {
+        fin.outcome = RunOutcome::kTimedOut;
+        fin.reason = "timed out after " + FormatDurationMillis(spec.timeout_ms);
+      } else if ((*waiter)->shutdown_requested()) {
+        fin.outcome = RunOutcome::kStopped;
+        fin.reason = "stopped on request (overlap=replace or an operator)";
+      } else {
+        continue;
+      }
+      (void)(*child)->Terminate(false);
+      kill_at = now + options.stop_grace_ms * kMicrosPerMilli;
+    }
+    auto exit = (*child)->exit_info();
+    if (exit) {
+      fin.exit_code = exit->exit_code;
+      fin.signal = exit->signal;
+    }
+    if (fin.outcome == RunOutcome::kSucceeded) {
+      if (fin.exit_code != 0) {
+        fin.outcome = RunOutcome::kFailed;
+        fin.reason = fin.signal ? "killed by signal " + std::to_string(fin.signal)
+                                : "exit code " + std::to_string(fin.exit_code);
+      } else if (spec.fail_on_stderr && err.total() > 0) {
+        fin.outcome = RunOutcome::kFailed;
+        fin.reason = "wrote to stderr (fail_on_stderr)";
+      }
+    }
+  }
+  fin.ended_at_us = NowMicros();
+  fin.stdout_bytes = out.total();
+  fin.stderr_bytes = err.total();
+  fin.stdout_kept = out.kept();
+  fin.stderr_kept = err.kept();
+  std::string record = store::EncodeOutputRecord({out.Text(), err.Text()});
+  fin.output_digest = store::OutputDigest(record);
+  auto record_end = [&](const State& s, store::Batch* batch) {
+    const RunRecord* r = s.FindRun(run_id);
+    if (!r || (r->status != RunStatus::kRunning &&
+               !(r->status == RunStatus::kAbandoned && !r->finished_late))) {
+      return Status::OK();  // nothing to record (should not happen)
+    }
+    batch->events.push_back(fin);
+    batch->put_outputs.push_back({run_id, record});
+    return Status::OK();
+  };
+  // The end of a run is not given up lightly (a full disk, a busy log): retry for a
+  // while, keeping the lock file fresh so the run is not taken for abandoned.
+  auto finished = (*log)->Transact(&state, record_end);
+  for (int attempt = 1; !finished.ok() && attempt < 300; ++attempt) {
+    Log(run_id, "cannot record the end of the run yet: " + finished.status().ToString());
+    (void)os::TouchFile(*lock);
+    (*waiter)->WaitUntil(NowMicros() + kHeartbeatUs);
+    finished = (*log)->Transact(&state, record_end);
+  }
+  (void)os::RemoveFile(*lock);
+  if (!finished.ok()) {
+    Log(run_id, "cannot record the end of the run: " + finished.status().ToString());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace cg

@@ -1,0 +1,28 @@
+// The run shim: one process per run (the seed's multiprocessing.Process). It creates
+// the run's lock file, records RunStarted, starts the command, refreshes the lock file
+// every second while the command runs, enforces the timeout, captures the output,
+// records RunFinished with the output, and removes the lock file. Because the shim
+// records the run itself, the service can restart (or crash) while jobs run.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace cg {
+
+struct ShimOptions {
+  std::string data_dir;
+  uint64_t run_id = 0;
+  // After SIGTERM (timeout, replace, a stop request) the command gets this long before
+  // SIGKILL.
+  int64_t stop_grace_ms = 10000;
+  // Per stream: output beyond this keeps its head and tail with a marker between.
+  size_t output_cap = size_t{1} << 20;
+};
+
+// Carries run `run_id`. Returns 0 when the run was recorded (whatever the command's
+// outcome), 3 when the run was not this shim's to start (already started by another
+// shim, ended, or unknown), 1 on errors (logged to stderr).
+int RunShim(const ShimOptions& options);
+
+}  // namespace cg

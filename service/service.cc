@@ -1,0 +1,242 @@
+#include "service/service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <functional>
+#include <queue>
+
+#include "service/dispatch.h"
+#include "service/os.h"
+#include "version.h"
+
+namespace cg {
+namespace {
+
+class Service {
+ public:
+  Service(const ServiceOptions& options, Waiter* waiter, ServiceNotifier* notifier)
+      : options_(options), waiter_(waiter), notifier_(notifier) {}
+
+  int Run() {
+    auto lock = os::AcquireServiceLock(options_.data_dir + "/chronographd.lock");
+    if (!lock.ok()) {
+      spdlog::critical("{}", lock.status().message());
+      return 1;
+    }
+    int64_t t0 = NowMicros();
+    Status st = log_->CatchUp(&state_);
+    if (!st.ok()) {
+      spdlog::critical("cannot replay the event log: {}", st.ToString());
+      return 1;
+    }
+    spdlog::info("replayed {} events ({} jobs) in {} ms", state_.last_seq, state_.jobs.size(),
+                 (NowMicros() - t0) / 1000);
+    PassOptions start = BaseOptions();
+    start.extra_events.push_back(
+        ServiceStarted{os::CurrentPid(), os::HostName(), CHRONOGRAPH_VERSION});
+    start.due_jobs = &no_jobs_;  // reconcile only; scheduling starts below
+    if (!Pass(std::move(start))) return 1;
+    for (const auto& [name, job] : state_.jobs) Reschedule(name);
+    state_.touched_jobs.clear();
+    StartRuns();
+    notifier_->Ready("scheduling " + std::to_string(state_.jobs.size()) + " jobs");
+    spdlog::info("chronographd {} ready on {} (pid {})", CHRONOGRAPH_VERSION, options_.data_dir,
+                 os::CurrentPid());
+
+    int64_t watchdog = notifier_->WatchdogIntervalUs();
+    int64_t next_ping = watchdog ? NowMicros() + watchdog / 2 : INT64_MAX;
+    int64_t next_lock_check = NowMicros() + kMicrosPerSecond;
+    while (!waiter_->shutdown_requested()) {
+      int64_t wake = std::min(NextFire(), next_ping);
+      if (!state_.active_runs.empty()) wake = std::min(wake, next_lock_check);
+      unsigned why = waiter_->WaitUntil(wake);
+      if (why & Waiter::kShutdown) break;
+      int64_t now = NowMicros();
+      if (now >= next_ping) {
+        notifier_->Watchdog();
+        next_ping = now + watchdog / 2;
+      }
+      PassOptions o = BaseOptions();
+      o.check_locks = now >= next_lock_check;
+      if (o.check_locks) next_lock_check = now + kMicrosPerSecond;
+      for (const auto& child : os::ReapChildren()) NoteDeadShim(child, &o);
+      std::set<std::string> due = PopDue(now);
+      o.due_jobs = &due;
+      if (!Pass(std::move(o))) {
+        // Logged; the log may be full or busy. Retry soon, never spin.
+        waiter_->WaitUntil(NowMicros() + kMicrosPerSecond);
+        for (const auto& name : due) Reschedule(name);
+        continue;
+      }
+      for (const auto& name : due) state_.touched_jobs.insert(name);
+      for (const auto& name : state_.touched_jobs) Reschedule(name);
+      state_.touched_jobs.clear();
+      StartRuns();
+      StopReplaced();
+    }
+    notifier_->Stopping();
+    PassOptions stop = BaseOptions();
+    stop.due_jobs = &no_jobs_;
+    stop.extra_events.push_back(ServiceStopped{os::CurrentPid(), "shutdown requested"});
+    bool ok = Pass(std::move(stop));
+    spdlog::info("chronographd stopped; {} runs left running are recorded by their shims",
+                 shims_.size());
+    return ok ? 0 : 1;
+  }
+
+  Status Open() {
+    store::Options o;
+    o.program = "chronographd";
+    auto log = store::EventLog::Open(options_.data_dir, o);
+    if (!log.ok()) return log.status();
+    log_ = std::move(log).value();
+    return os::CreatePrivateDirectory(options_.data_dir + "/locks");
+  }
+
+ private:
+  struct Entry {
+    int64_t at_us;
+    std::string job;
+    bool operator>(const Entry& o) const { return at_us > o.at_us; }
+  };
+
+  PassOptions BaseOptions() {
+    PassOptions o;
+    o.now_us = NowMicros();
+    o.plan.now_us = o.now_us;
+    o.lock_timeout_us = options_.lock_timeout_us;
+    return o;
+  }
+
+  bool Pass(PassOptions o) {
+    o.now_us = o.plan.now_us = NowMicros();
+    auto appended = SchedulePass(log_.get(), &state_, &schedules_, o);
+    if (!appended.ok()) {
+      spdlog::error("scheduling pass failed: {}", appended.status().ToString());
+      return false;
+    }
+    return true;
+  }
+
+  // Puts the job's next slot on the heap (stale entries are skipped when popped).
+  void Reschedule(const std::string& name) {
+    const JobState* job = state_.FindJob(name);
+    if (!job) {
+      next_.erase(name);
+      schedules_.Forget(name);
+      return;
+    }
+    const sched::Schedule* schedule = schedules_.Get(*job);
+    if (!schedule) {
+      spdlog::error("job '{}': schedule '{}' does not parse; it will not run", name,
+                    job->spec.schedule);
+      next_.erase(name);
+      return;
+    }
+    auto fire = NextSlot(*job, *schedule);
+    if (!fire) {
+      next_.erase(name);
+      return;
+    }
+    auto it = next_.find(name);
+    if (it != next_.end() && it->second == fire->at_us) return;
+    next_[name] = fire->at_us;
+    heap_.push({fire->at_us, name});
+  }
+
+  int64_t NextFire() {
+    while (!heap_.empty()) {
+      const Entry& top = heap_.top();
+      auto it = next_.find(top.job);
+      if (it != next_.end() && it->second == top.at_us) return top.at_us;
+      heap_.pop();  // stale
+    }
+    return INT64_MAX;
+  }
+
+  std::set<std::string> PopDue(int64_t now) {
+    std::set<std::string> due;
+    while (NextFire() <= now) {
+      due.insert(heap_.top().job);
+      next_.erase(heap_.top().job);
+      heap_.pop();
+    }
+    return due;
+  }
+
+  void NoteDeadShim(const os::ReapedChild& child, PassOptions* o) {
+    auto it = pid_to_run_.find(child.pid);
+    if (it == pid_to_run_.end()) return;
+    uint64_t run = it->second;
+    pid_to_run_.erase(it);
+    shims_.erase(run);
+    stopped_.erase(run);
+    // A shim that recorded its run's end exits 0; one that found the run was not its
+    // to start (another shim's) exits 3. Anything else leaves the run lost; the pass
+    // re-checks against the log that it is still active.
+    bool lost = child.signal != 0 || (child.exit_code != 0 && child.exit_code != 3);
+    if (lost) {
+      o->dead_shims[run] = child.signal
+                               ? "its run shim (pid " + std::to_string(child.pid) +
+                                     ") was killed by signal " + std::to_string(child.signal)
+                               : "its run shim (pid " + std::to_string(child.pid) +
+                                     ") exited with code " + std::to_string(child.exit_code) +
+                                     " without recording the end";
+    }
+  }
+
+  void StartRuns() {
+    for (uint64_t run : RunsToStart(state_)) {
+      if (shims_.count(run)) continue;  // already started, RunStarted not seen yet
+      auto pid = StartShim(options_.data_dir, run);
+      if (!pid.ok()) {
+        spdlog::error("run {}: cannot start its shim: {}", run, pid.status().ToString());
+        continue;
+      }
+      shims_[run] = *pid;
+      pid_to_run_[*pid] = run;
+      const RunRecord* r = state_.FindRun(run);
+      spdlog::info("run {} of job '{}' (scheduled for {}) started, shim pid {}", run,
+                   r ? r->job : "?", r ? FormatRfc3339(r->scheduled_for_us) : "?", *pid);
+    }
+  }
+
+  void StopReplaced() {
+    for (uint64_t run : RunsToReplace(state_)) {
+      if (stopped_.count(run)) continue;
+      const RunRecord* r = state_.FindRun(run);
+      if (!r || r->host != os::HostName()) continue;
+      stopped_.insert(run);
+      Status st = os::RequestStop(r->pid);
+      spdlog::info("run {} of job '{}' is replaced by a newer run: stopping shim pid {}{}", run,
+                   r->job, r->pid, st.ok() ? "" : ": " + st.ToString());
+    }
+  }
+
+  ServiceOptions options_;
+  Waiter* waiter_;
+  ServiceNotifier* notifier_;
+  std::unique_ptr<store::EventLog> log_;
+  State state_;
+  ScheduleCache schedules_;
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap_;
+  std::map<std::string, int64_t> next_;  // job -> its live heap entry
+  std::map<uint64_t, int64_t> shims_;    // run -> pid of the shim this process started
+  std::map<int64_t, uint64_t> pid_to_run_;
+  std::set<uint64_t> stopped_;
+  const std::set<std::string> no_jobs_;
+};
+
+}  // namespace
+
+int RunService(const ServiceOptions& options, Waiter* waiter, ServiceNotifier* notifier) {
+  Service service(options, waiter, notifier);
+  Status st = service.Open();
+  if (!st.ok()) {
+    spdlog::critical("cannot open the data directory: {}", st.ToString());
+    return 1;
+  }
+  return service.Run();
+}
+
+}  // namespace cg

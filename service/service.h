@@ -1,0 +1,22 @@
+// chronographd's main loop, the same on every OS: replay the log, record
+// ServiceStarted, reconcile runs in flight, then schedule: a heap of next fire times,
+// sleeping until the earliest (or until the log changes, a shim ends, or shutdown).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "service/service_host.h"
+#include "service/waiter.h"
+
+namespace cg {
+
+struct ServiceOptions {
+  std::string data_dir;
+  int64_t lock_timeout_us = 10 * 1000000;
+};
+
+// Runs until `waiter` reports shutdown. Returns the process exit code.
+int RunService(const ServiceOptions& options, Waiter* waiter, ServiceNotifier* notifier);
+
+}  // namespace cg

@@ -1,0 +1,45 @@
+// The service's sleep: it wakes at a deadline, when the event log changes (another
+// process appended), when a child process ends, or when shutdown is requested.
+// One implementation per OS (inotify + a self-pipe for signals on POSIX).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "service/status.h"
+
+namespace cg {
+
+class Waiter {
+ public:
+  enum Reason : unsigned {
+    kTimeout = 0,
+    kLogChanged = 1,
+    kChildExited = 2,
+    kShutdown = 4,
+  };
+  virtual ~Waiter() = default;
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+
+  // Sleeps until `deadline_us` (UTC µs; <= now returns at once) or an earlier wake.
+  // Returns the reasons (a bitmask); kTimeout alone when the deadline passed.
+  virtual unsigned WaitUntil(int64_t deadline_us) = 0;
+
+  // True once a shutdown was requested (SIGTERM/SIGINT, the Windows STOP control, or
+  // RequestShutdown()). Sticky.
+  virtual bool shutdown_requested() const = 0;
+  // Requests shutdown. Thread-safe.
+  virtual void RequestShutdown() = 0;
+
+ protected:
+  Waiter() = default;
+};
+
+// Watches the event log in `data_dir`. With `handle_signals`, also turns SIGTERM and
+// SIGINT into shutdown requests and SIGCHLD into kChildExited (at most one Waiter per
+// process may handle signals).
+Result<std::unique_ptr<Waiter>> NewWaiter(const std::string& data_dir, bool handle_signals);
+
+}  // namespace cg

@@ -1,0 +1,373 @@
+// chronographd end to end: the real service, shims, jobs and signals on temporary data
+// directories. Timing bounds are generous; speed is measured in bench/.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/util/subprocess.h"
+
+namespace cg {
+namespace {
+
+using nlohmann::json;
+using testing::RunOutput;
+using testing::TempDir;
+
+bool WaitFor(const std::function<bool()>& cond, double seconds) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return cond();
+}
+
+void Sleep(double seconds) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  ~ServiceTest() override {
+    if (service_pid_ > 0) {
+      kill(static_cast<pid_t>(service_pid_), SIGKILL);
+      testing::WaitProgram(service_pid_);
+    }
+    // Let shims of this test end before the directory goes.
+    WaitFor([&] { return ActiveRuns() == 0; }, 15);
+  }
+
+  RunOutput Tool(std::vector<std::string> args) {
+    args.insert(args.begin(), {testing::BinPath("chronotool"), "--data", data_});
+    return testing::RunProgram(args);
+  }
+  std::string Ok(const std::vector<std::string>& args) {
+    RunOutput r = Tool(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  }
+  void StartService(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {testing::BinPath("chronographd"), "--data", data_,
+                                     "--log-level", "warn"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    service_pid_ = testing::StartProgram(argv);
+    ASSERT_GT(service_pid_, 0);
+    ASSERT_TRUE(WaitFor([&] { return Status()["service"]["running"] == true; }, 10));
+  }
+  void StopService(int sig = SIGTERM) {
+    ASSERT_GT(service_pid_, 0);
+    kill(static_cast<pid_t>(service_pid_), sig);
+    int rc = testing::WaitProgram(service_pid_);
+    if (sig == SIGTERM) {
+      EXPECT_EQ(rc, 0);
+    }
+    service_pid_ = 0;
+  }
+  json Status() {
+    RunOutput r = Tool({"status", "--json"});
+    return r.exit_code == 0 ? json::parse(r.out) : json::object();
+  }
+  json Runs(const std::string& job = "") {
+    std::vector<std::string> args = {"runs", "--json", "--limit", "100000"};
+    if (!job.empty()) args.insert(args.end(), {"--job", job});
+    RunOutput r = Tool(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? json::parse(r.out) : json::array();
+  }
+  size_t ActiveRuns() {
+    if (!std::filesystem::exists(data_)) return 0;
+    json s = Status();
+    return s.contains("active_runs") ? s["active_runs"].size() : 0;
+  }
+  static size_t Count(const json& runs, const std::string& status) {
+    size_t n = 0;
+    for (const auto& r : runs) n += r["status"] == status;
+    return n;
+  }
+  void ExpectVerified() {
+    RunOutput r = Tool({"verify"});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  // No slot (job, scheduled time) was claimed twice, and no run started twice.
+  void ExpectNoDoubledSlot() {
+    RunOutput r = Tool({"replay", "--json"});
+    std::set<std::pair<std::string, std::string>> slots;
+    std::set<uint64_t> started;
+    std::istringstream in(r.out);
+    std::string line;
+    while (std::getline(in, line)) {
+      json e = json::parse(line);
+      if (e["type"] == "RunScheduled" && e["trigger"] != "request") {
+        std::pair<std::string, std::string> slot(e["job"].get<std::string>(),
+                                                 e["scheduled_for"].get<std::string>());
+        EXPECT_TRUE(slots.insert(slot).second) << line;
+      }
+      if (e["type"] == "RunStarted") {
+        EXPECT_TRUE(started.insert(e["run_id"].get<uint64_t>()).second) << line;
+      }
+    }
+  }
+
+  TempDir tmp_;
+  std::string data_ = tmp_.Sub("data");
+  long service_pid_ = 0;
+};
+
+TEST_F(ServiceTest, EverySecondJobRunsAboutOncePerSecondWithOutput) {
+  Ok({"job", "add", "tick", "--schedule", "* * * * * *", "--shell",
+      "echo tick $CHRONOGRAPH_RUN_ID; echo warn >&2"});
+  StartService();
+  Sleep(6);
+  StopService();
+  json runs = Runs("tick");
+  size_t ok = Count(runs, "succeeded");
+  EXPECT_GE(ok, 4u);
+  EXPECT_LE(runs.size(), 7u);
+  for (const auto& r : runs) {
+    if (r["status"] != "succeeded") continue;
+    EXPECT_EQ(r["stdout_bytes"], std::string("tick " + std::to_string(r["id"].get<uint64_t>()) + "\n").size());
+    EXPECT_EQ(r["stderr_bytes"], 5);
+    EXPECT_EQ(r["exit_code"], 0);
+    // Started within a second of its slot.
+    RunOutput log = Tool({"log", std::to_string(r["id"].get<uint64_t>()), "--stdout"});
+    EXPECT_EQ(log.out, "tick " + std::to_string(r["id"].get<uint64_t>()) + "\n");
+  }
+  RunOutput replay = Tool({"replay"});
+  EXPECT_NE(replay.out.find("ServiceStarted"), std::string::npos);
+  EXPECT_NE(replay.out.find("ServiceStopped"), std::string::npos);
+  ExpectVerified();
+  ExpectNoDoubledSlot();
+}
+
+TEST_F(ServiceTest, ServiceKilledMidRunLosesNothing) {
+  std::string marker = tmp_.Sub("started");
+  Ok({"job", "add", "slow", "--schedule", "@yearly", "--shell",
+      "touch " + marker + "; sleep 3; echo finished"});
+  StartService();
+  Ok({"run", "slow"});
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(marker); }, 10));
+  StopService(SIGKILL);
+  // The shim carries on and records the run itself.
+  ASSERT_TRUE(WaitFor([&] { return Count(Runs("slow"), "succeeded") == 1; }, 15));
+  StartService();
+  Sleep(1.5);
+  json runs = Runs("slow");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["status"], "succeeded");
+  EXPECT_EQ(Tool({"log", std::to_string(runs[0]["id"].get<uint64_t>())}).out, "finished\n");
+  StopService();
+  ExpectVerified();
+}
+
+TEST_F(ServiceTest, RestartAdoptsARunThatIsStillGoing) {
+  std::string marker = tmp_.Sub("started");
+  Ok({"job", "add", "slow", "--schedule", "@yearly", "--shell",
+      "touch " + marker + "; sleep 4; echo finished"});
+  StartService({"--lock-timeout", "3"});
+  Ok({"run", "slow"});
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(marker); }, 10));
+  StopService(SIGKILL);
+  StartService({"--lock-timeout", "3"});
+  // Adopted (its lock is fresh), not abandoned; it finishes on its own.
+  ASSERT_TRUE(WaitFor([&] { return Count(Runs("slow"), "succeeded") == 1; }, 15));
+  EXPECT_EQ(Count(Runs("slow"), "abandoned"), 0u);
+  StopService();
+}
+
+TEST_F(ServiceTest, KilledShimIsAbandonedWithinLockTimeoutPlusTwo) {
+  Ok({"job", "add", "slow", "--schedule", "@yearly", "--", "/bin/sleep", "30"});
+  StartService({"--lock-timeout", "2"});
+  Ok({"run", "slow"});
+  ASSERT_TRUE(WaitFor([&] { return Count(Runs("slow"), "running") == 1; }, 10));
+  json run = Runs("slow")[0];
+  auto killed = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(static_cast<pid_t>(run["pid"].get<int64_t>()), SIGKILL), 0);
+  ASSERT_TRUE(WaitFor([&] { return Count(Runs("slow"), "abandoned") == 1; }, 10));
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  EXPECT_LT(took, 4.0 + 1.0);  // lock timeout + 2 s, plus polling slack of this test
+  EXPECT_NE(Runs("slow")[0]["reason"].get<std::string>().find("shim"), std::string::npos);
+  StopService();
+  // The command itself was in its own process group; end it for the cleanup.
+  system("pkill -f '^/bin/sleep 30$' >/dev/null 2>&1");
+  ExpectVerified();
+}
+
+TEST_F(ServiceTest, OverlapSkipQueueReplace) {
+  for (const char* policy : {"skip", "queue", "replace"}) {
+    Ok({"job", "add", std::string("o-") + policy, "--schedule", "* * * * * *", "--overlap",
+        policy, "--", "/bin/sleep", "2.5"});
+  }
+  StartService();
+  Sleep(5.5);
+  for (const char* policy : {"skip", "queue", "replace"}) Ok({"job", "disable", std::string("o-") + policy});
+  json skip = Runs("o-skip");
+  EXPECT_GE(Count(skip, "skipped"), 2u);
+  for (const auto& r : skip) {
+    if (r["status"] == "skipped") {
+      EXPECT_EQ(r["reason"].get<std::string>().rfind("overlap", 0), 0u);
+    }
+  }
+  EXPECT_LE(Count(skip, "running") + Count(skip, "succeeded"), 3u);
+  json queue = Runs("o-queue");
+  EXPECT_EQ(Count(queue, "skipped"), 0u);
+  EXPECT_GE(Count(queue, "scheduled"), 1u) << queue.dump();  // waiting behind the running one
+  json replace = Runs("o-replace");
+  EXPECT_GE(Count(replace, "stopped"), 2u) << replace.dump();
+  EXPECT_EQ(Count(replace, "succeeded"), 0u);
+  StopService();
+  ExpectVerified();
+  ExpectNoDoubledSlot();
+}
+
+TEST_F(ServiceTest, MissedRunsFollowTheirPolicy) {
+  for (const char* policy : {"skip", "once", "all"}) {
+    Ok({"job", "add", std::string("m-") + policy, "--schedule", "* * * * * *", "--missed",
+        policy, "--overlap", "queue", "--", "/bin/true"});
+  }
+  // No service for a while: slots pass.
+  Sleep(4);
+  // A clock far enough ahead that every passed slot is "missed" is not needed: only the
+  // latest slot is on time; the earlier ones follow the policy.
+  StartService();
+  Sleep(1);
+  StopService();
+  json skip = Runs("m-skip"), once = Runs("m-once"), all = Runs("m-all");
+  EXPECT_GE(Count(skip, "skipped"), 3u);
+  for (const auto& r : skip) {
+    if (r["status"] == "skipped") {
+      EXPECT_EQ(r["reason"].get<std::string>().rfind("missed", 0), 0u);
+    }
+  }
+  EXPECT_GE(Count(once, "skipped"), 3u);
+  EXPECT_EQ(Count(all, "skipped"), 0u);
+  size_t catch_up = 0;
+  for (const auto& r : all) catch_up += r["trigger"] == "catch-up";
+  EXPECT_GE(catch_up, 3u) << all.dump();
+  ExpectVerified();
+}
+
+TEST_F(ServiceTest, OnceRunsOneCatchUpAfterDowntime) {
+  // A daily job whose slot passed while nothing ran: with missed=once one catch-up.
+  Ok({"job", "add", "daily", "--schedule", "* * * * * *", "--missed", "once", "--", "/bin/true"});
+  Sleep(3);
+  RunOutput due = Tool({"run-due", "--json"});
+  ASSERT_EQ(due.exit_code, 0) << due.err;
+  json j = json::parse(due.out);
+  EXPECT_EQ(j["claimed"], 1);  // the latest slot; the earlier ones are skipped
+  EXPECT_GE(j["skipped"].get<int>(), 1);
+  ASSERT_TRUE(WaitFor([&] { return Count(Runs("daily"), "succeeded") == 1; }, 10));
+}
+
+TEST_F(ServiceTest, TimeoutKillsTheWholeTree) {
+  std::string pidfile = tmp_.Sub("grandchild.pid");
+  Ok({"job", "add", "hang", "--schedule", "@yearly", "--timeout", "1s", "--shell",
+      "sleep 100 & echo $! > " + pidfile + "; wait"});
+  RunOutput r = Tool({"run", "hang", "--wait"});
+  EXPECT_EQ(r.exit_code, 128 + SIGTERM) << r.err;
+  json runs = Runs("hang");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["status"], "timed_out");
+  std::ifstream in(pidfile);
+  pid_t grandchild = 0;
+  in >> grandchild;
+  ASSERT_GT(grandchild, 0);
+  EXPECT_TRUE(WaitFor([&] {
+    std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
+    std::string pid, comm, state;
+    return !(stat >> pid >> comm >> state) || state == "Z";
+  }, 5)) << "the grandchild survived the timeout";
+}
+
+TEST_F(ServiceTest, RunWaitWithAndWithoutService) {
+  Ok({"job", "add", "hello", "--schedule", "@yearly", "--shell", "echo hi; echo oops >&2; exit 7"});
+  RunOutput direct = Tool({"run", "hello", "--wait"});
+  EXPECT_EQ(direct.exit_code, 7);
+  EXPECT_EQ(direct.out, "hi\n");
+  EXPECT_NE(direct.err.find("oops"), std::string::npos);
+  StartService();
+  RunOutput served = Tool({"run", "hello", "--wait"});
+  EXPECT_EQ(served.exit_code, 7);
+  EXPECT_EQ(served.out, "hi\n");
+  StopService();
+  EXPECT_EQ(Runs("hello").size(), 2u);
+  ExpectVerified();
+}
+
+TEST_F(ServiceTest, NoDescriptorLeaksIntoJobs) {
+  Ok({"job", "add", "fds", "--schedule", "@yearly", "--", "/bin/ls", "/proc/self/fd"});
+  StartService();
+  RunOutput r = Tool({"run", "fds", "--wait"});
+  StopService();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // 0, 1, 2 and the directory ls itself opened to list /proc/self/fd.
+  std::istringstream in(r.out);
+  std::vector<int> fds;
+  int fd;
+  while (in >> fd) fds.push_back(fd);
+  ASSERT_EQ(fds.size(), 4u) << r.out;
+  EXPECT_EQ(fds[0], 0);
+  EXPECT_EQ(fds[1], 1);
+  EXPECT_EQ(fds[2], 2);
+}
+
+TEST_F(ServiceTest, RunDueRacingTheServiceNeverDoublesASlot) {
+  for (int i = 0; i < 3; ++i) {
+    Ok({"job", "add", "race" + std::to_string(i), "--schedule", "* * * * * *", "--", "/bin/true"});
+  }
+  StartService();
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < end) {
+    std::vector<long> racers;
+    for (int i = 0; i < 2; ++i) {
+      racers.push_back(testing::StartProgram(
+          {testing::BinPath("chronotool"), "--data", data_, "run-due"}));
+    }
+    for (long pid : racers) EXPECT_EQ(testing::WaitProgram(pid), 0);
+  }
+  StopService();
+  ExpectVerified();
+  ExpectNoDoubledSlot();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_GE(Count(Runs("race" + std::to_string(i)), "succeeded"), 3u);
+  }
+}
+
+TEST_F(ServiceTest, CleanKeepsVerifyGreen) {
+  Ok({"job", "add", "talk", "--schedule", "@yearly", "--", "/bin/echo", "words"});
+  Ok({"run", "talk", "--wait"});
+  Ok({"run", "talk", "--wait"});
+  json runs = Runs("talk");
+  ASSERT_EQ(runs.size(), 2u);
+  std::string id = std::to_string(runs[0]["id"].get<uint64_t>());
+  EXPECT_EQ(Tool({"log", id}).out, "words\n");
+  std::string digest = runs[0]["output_digest"];
+  json cleaned = json::parse(Ok({"clean", "minutes", "0", "--json"}));
+  EXPECT_EQ(cleaned["purged"].size(), 2u);
+  RunOutput gone = Tool({"log", id});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_NE(gone.err.find(digest), std::string::npos);
+  EXPECT_EQ(Runs("talk")[0]["output_purged"], true);
+  ExpectVerified();
+  EXPECT_NE(Ok({"replay"}).find("OutputPurged"), std::string::npos);
+}
+
+TEST_F(ServiceTest, OneServicePerDataDirectory) {
+  Ok({"job", "add", "x", "--schedule", "@yearly", "--", "/bin/true"});
+  StartService();
+  RunOutput second = testing::RunProgram(
+      {testing::BinPath("chronographd"), "--data", data_, "--log-level", "warn"});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_NE(second.err.find("another chronographd"), std::string::npos) << second.err;
+  StopService();
+}
+
+}  // namespace
+}  // namespace cg
