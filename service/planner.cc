@@ -56,6 +56,18 @@ void Decide(const JobSpec& spec, JobRuns* runs, bool force_queue, const PlanOpti
   out->push_back(std::move(claim));
 }
 
+// The second occurrence of a repeated local time does not run: say so.
+void NoteRepeat(const std::string& job, const sched::Fire& f, std::vector<EventPayload>* out) {
+  if (f.adjust != sched::FireAdjust::kRepeatedFirstOnly || f.repeat_us == 0) return;
+  RunSkipped s;
+  s.job = job;
+  s.scheduled_for_us = f.repeat_us;
+  s.reason = SkipReason::kDst;
+  s.detail = "the local time repeats when the clocks go back; the job ran at its first "
+             "occurrence, " + FormatRfc3339(f.at_us);
+  out->push_back(s);
+}
+
 RunSkipped Missed(const std::string& job, int64_t at_us, const std::string& detail) {
   RunSkipped s;
   s.job = job;
@@ -138,7 +150,10 @@ void PlanDueSlots(const State& state, const JobState& job, const sched::Schedule
         break;
     }
   }
-  if (on_time) Decide(job.spec, &runs, false, o, claim(latest, Trigger::kSchedule), out);
+  if (on_time) {
+    Decide(job.spec, &runs, false, o, claim(latest, Trigger::kSchedule), out);
+    NoteRepeat(name, latest, out);
+  }
 }
 
 void PlanRequests(const State& state, const PlanOptions& o, std::vector<EventPayload>* out) {

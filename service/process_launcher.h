@@ -15,8 +15,8 @@
 namespace cg {
 
 struct LaunchSpec {
-  // argv[0] is the program: a path, or a name looked up in PATH of `env` (or of this
-  // process when `env` is empty).
+  // argv[0] is the program: a path, or a name looked up in the PATH of `env` (or of
+  // this process when `env` has no PATH).
   std::vector<std::string> argv;
   // Empty: this process's working directory.
   std::string working_dir;

@@ -156,6 +156,7 @@ class ZonedSchedule final : public Schedule {
           break;
         case date::local_info::ambiguous:
           fire.adjust = FireAdjust::kRepeatedFirstOnly;
+          fire.repeat_us = (*local - li.second.offset.count()) * kMicros;
           break;
       }
       if (at_s > after_s) {

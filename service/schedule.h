@@ -44,6 +44,9 @@ struct Fire {
   int64_t at_us = 0;          // UTC instant, microseconds since the epoch
   int64_t local_us = 0;       // the local wall time the rule produced, as if it were UTC
   FireAdjust adjust = FireAdjust::kNone;
+  // kRepeatedFirstOnly: the instant of the local time's second occurrence, which does
+  // not fire (so the history can say so). 0 otherwise.
+  int64_t repeat_us = 0;
 };
 
 // An immutable, parsed schedule. Safe for concurrent use by multiple threads.

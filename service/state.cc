@@ -157,7 +157,11 @@ class Folder {
     r.reason = std::string(SkipReasonName(p.reason));
     if (!p.detail.empty()) r.reason += ": " + p.detail;
     if (JobState* j = Job(p.job)) {
-      if (p.request_seq == 0) j->last_slot_us = std::max(j->last_slot_us, p.scheduled_for_us);
+      // A DST note names an instant ahead (a repeated local time's second occurrence):
+      // it does not move the scheduler's cursor.
+      if (p.request_seq == 0 && p.reason != SkipReason::kDst) {
+        j->last_slot_us = std::max(j->last_slot_us, p.scheduled_for_us);
+      }
       if (p.reason == SkipReason::kDisabled) j->disabled_skip_recorded = true;
     }
     s_.touched_jobs.insert(p.job);

@@ -196,7 +196,8 @@ Result<std::string> ResolveProgram(const LaunchSpec& spec) {
     found_not_executable = true;
   }
   if (found_not_executable) {
-    return Status::PermissionDenied("cannot start '" + name + "': found in PATH but not executable");
+    return Status::PermissionDenied("cannot start '" + name +
+                                    "': found in PATH but not executable");
   }
   return Status::NotFound("cannot start '" + name + "': not found in PATH (" + search_path + ")");
 }
@@ -381,7 +382,9 @@ class PosixChildProcess final : public ChildProcess {
   // Descendants of a child that already ended are left alone, as Pump documents.
   ~PosixChildProcess() override {
     if (exit_info_) return;
-    kill(-pid_, SIGKILL);
+    // The group always exists (Launch fails if setpgid does), but waitpid below must
+    // never block on a child we failed to signal.
+    if (kill(-pid_, SIGKILL) != 0) kill(pid_, SIGKILL);
     int status;
     while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }

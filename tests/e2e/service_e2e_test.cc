@@ -2,10 +2,14 @@
 // directories. Timing bounds are generous; speed is measured in bench/.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -367,6 +371,47 @@ TEST_F(ServiceTest, OneServicePerDataDirectory) {
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_NE(second.err.find("another chronographd"), std::string::npos) << second.err;
   StopService();
+}
+
+// Under systemd (Type=notify): READY only after the replay, WATCHDOG pings, STOPPING.
+TEST_F(ServiceTest, NotifiesSystemd) {
+  for (int i = 0; i < 50; ++i) {
+    Ok({"job", "add", "j" + std::to_string(i), "--schedule", "@daily", "--", "/bin/true"});
+  }
+  std::string path = tmp_.Sub("notify.sock");
+  int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(sock, 0);
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof(addr));
+  addr.sun_family = AF_UNIX;
+  strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(bind(sock, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)), 0);
+  setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  setenv("WATCHDOG_USEC", "400000", 1);
+  service_pid_ = testing::StartProgram({testing::BinPath("chronographd"), "--data", data_,
+                                        "--log-level", "warn"});
+  unsetenv("NOTIFY_SOCKET");
+  unsetenv("WATCHDOG_USEC");
+  auto receive = [&](double seconds) -> std::string {
+    struct pollfd p = {sock, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(seconds * 1000)) <= 0) return "";
+    char buf[512];
+    ssize_t n = recv(sock, buf, sizeof(buf), 0);
+    return n > 0 ? std::string(buf, n) : "";
+  };
+  std::string ready = receive(10);
+  EXPECT_EQ(ready.rfind("READY=1", 0), 0u) << ready;
+  EXPECT_NE(ready.find("scheduling 50 jobs"), std::string::npos) << ready;
+  // The service had already recorded its start when it said READY.
+  EXPECT_EQ(Status()["service"]["running"], true);
+  EXPECT_EQ(receive(2), "WATCHDOG=1");
+  kill(static_cast<pid_t>(service_pid_), SIGTERM);
+  std::string msg;
+  for (int i = 0; i < 10 && msg != "STOPPING=1"; ++i) msg = receive(2);
+  EXPECT_EQ(msg, "STOPPING=1");
+  EXPECT_EQ(testing::WaitProgram(service_pid_), 0);
+  service_pid_ = 0;
+  close(sock);
 }
 
 }  // namespace

@@ -253,7 +253,8 @@ TEST_F(ProcessLauncherTest, LargeOutputOnBothStreamsKeepsHeadTailAndExactTotal) 
   // 20 MB on stdout and, at the same time, 20 MB on stderr: neither pipe may stall
   // the other.
   std::unique_ptr<ChildProcess> child = Start(
-      Sh("head -c 20000000 /dev/zero >&2 & echo START; head -c 20000000 /dev/zero; echo END; wait"));
+      Sh("head -c 20000000 /dev/zero >&2 & "
+         "echo START; head -c 20000000 /dev/zero; echo END; wait"));
   ASSERT_NE(child, nullptr);
   CappedOutput out;
   CappedOutput err;
@@ -375,6 +376,37 @@ TEST_F(ProcessLauncherTest, SignalMaskAndDispositionsAreReset) {
   ASSERT_TRUE(ran.done);
   EXPECT_EQ(Field(ran.out, "blocked"), "none");
   EXPECT_EQ(Field(ran.out, "ignored"), "none");
+}
+
+TEST_F(ProcessLauncherTest, LaunchIsThreadSafe) {
+  // Children forked at the same time briefly hold each other's pipe ends; each must
+  // still get exactly its own output and end.
+  constexpr int kThreads = 4;
+  constexpr int kRuns = 25;
+  std::vector<std::string> failures(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t, &failures] {
+      for (int i = 0; i < kRuns && failures[t].empty(); ++i) {
+        const std::string word = std::to_string(t) + "-" + std::to_string(i);
+        Result<std::unique_ptr<ChildProcess>> child = launcher_->Launch(Sh("echo " + word));
+        if (!child.ok()) {
+          failures[t] = child.status().ToString();
+          break;
+        }
+        StringSink out;
+        Result<bool> done = false;
+        for (int n = 0; n < 100 && done.ok() && !*done; ++n) {
+          done = (*child)->Pump(100, &out, nullptr);
+        }
+        if (!done.ok() || !*done || out.text != word + "\n") {
+          failures[t] = word + ": got " + out.text;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], "") << "thread " << t;
 }
 
 // ---- Failures to start ------------------------------------------------------------------
@@ -606,7 +638,8 @@ TEST_F(ProcessLauncherTest, RunsAsAnotherUserWithOnlyThatUsersGroups) {
   for (int i = 0; i < n; ++i) {
     expected_groups += (i ? " " : "") + std::to_string(groups[i]);
   }
-  EXPECT_EQ(ran.out, std::to_string(uid) + "\n" + std::to_string(gid) + "\n" + expected_groups + "\n");
+  EXPECT_EQ(ran.out,
+            std::to_string(uid) + "\n" + std::to_string(gid) + "\n" + expected_groups + "\n");
 }
 
 // Run in a forked process that has dropped root, so it works whether or not the test
@@ -627,7 +660,9 @@ int CheckAsNonRoot() {
   Result<std::unique_ptr<ChildProcess>> as_self = launcher->Launch(spec);
   if (!as_self.ok()) return failed | 8;
   Result<bool> done = false;
-  for (int i = 0; i < 100 && done.ok() && !*done; ++i) done = (*as_self)->Pump(100, nullptr, nullptr);
+  for (int i = 0; i < 100 && done.ok() && !*done; ++i) {
+    done = (*as_self)->Pump(100, nullptr, nullptr);
+  }
   if (!done.ok() || !*done || (*as_self)->exit_info()->exit_code != 0) failed |= 16;
   return failed;
 }
