@@ -15,6 +15,10 @@ packages=(
   libsystemd-dev                         # sd_notify for Type=notify
   libgtest-dev googletest                # tests
   python3 python3-dateutil python3-croniter  # independent schedule oracles for tests
+  g++-mingw-w64-x86-64 wine wine64       # the Windows build, tested under wine
+  msitools wixl wixl-data                # the Windows installer (MSI)
+  unicode-cldr-core                      # windowsZones.xml for time zones on Windows
+  dpkg-dev                               # apt-get source; dpkg-deb for the .deb test
 )
 
 missing=()
@@ -23,12 +27,12 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "setup: installing ${missing[*]}" >&2
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"$(dirname "$0")/fetch-windows-deps.sh"

@@ -95,6 +95,7 @@ constexpr int64_t kMaxUtcSeconds = internal::kMaxLocalSeconds - internal::kSecon
 
 Status LocateZone(std::string_view tz, const date::time_zone** zone) {
   std::string name = tz.empty() ? "UTC" : std::string(tz);
+  internal::PrepareTimeZoneDatabase();
   try {
     *zone = date::locate_zone(name);
     return Status::OK();

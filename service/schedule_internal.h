@@ -78,4 +78,11 @@ class LocalExpander {
   virtual std::optional<int64_t> UntilUtc() const { return std::nullopt; }
 };
 
+// Makes the IANA time-zone database available to date/tz before the first lookup.
+// One implementation per platform, chosen by CMake: nothing to do where date/tz reads
+// the system's zoneinfo (platform/posix/tz_posix.cc); on Windows it points date/tz at
+// the text tzdata shipped next to the executable (platform/windows/tz_windows.cc).
+// Thread-safe; cheap after the first call.
+void PrepareTimeZoneDatabase();
+
 }  // namespace cg::sched::internal

@@ -1,0 +1,45 @@
+#include "service/daemon_args.h"
+
+#include <CLI/CLI.hpp>
+
+#include "store/event_log.h"
+#include "version.h"
+
+namespace cg {
+
+int ParseDaemonArgs(int argc, const char* const* argv, bool windows, DaemonArgs* args) {
+  CLI::App app{"chronographd " CHRONOGRAPH_VERSION
+               ": the chronograph job scheduler service. Stops cleanly on SIGTERM/SIGINT "
+               "(the STOP control on Windows), leaving running jobs to finish and record "
+               "themselves."};
+  app.name("chronographd");
+  app.set_version_flag("--version", CHRONOGRAPH_VERSION);
+  std::string data;
+  app.add_option("--data", data,
+                 "data directory (default: $CHRONOGRAPH_DATA, else /var/lib/chronograph; "
+                 "%ProgramData%\\Chronograph on Windows)");
+  app.add_option("--lock-timeout", args->lock_timeout_s,
+                 "a run whose lock file was not refreshed for this many seconds is "
+                 "abandoned (default: 10)")
+      ->check(CLI::Range(2.0, 86400.0));
+  app.add_option("--log-level", args->log_level,
+                 "trace, debug, info, warn, error or critical (default: info)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical"}));
+  app.add_option("--shim", args->shim_run, "internal: carry run RUN_ID (started by the service)")
+      ->group("");  // hidden
+  if (windows) {
+    app.add_flag("--console", args->console,
+                 "run in the foreground with logs on stderr, not under the Service Control "
+                 "Manager (for debugging)");
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  args->data_dir = store::ResolveDataDir(data);
+  return -1;
+}
+
+}  // namespace cg
