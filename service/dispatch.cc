@@ -2,6 +2,8 @@
 
 #include "service/os.h"
 
+#include <algorithm>
+
 namespace cg {
 
 const sched::Schedule* ScheduleCache::Get(const JobState& job) {
@@ -22,7 +24,10 @@ namespace {
 // Why a running run of this host is dead, or "" when it is alive.
 std::string DeadReason(const RunRecord& run, const PassOptions& o) {
   auto shim = o.dead_shims.find(run.id);
-  if (shim != o.dead_shims.end()) return shim->second;
+  if (shim != o.dead_shims.end() &&
+      (run.status == RunStatus::kScheduled || run.pid == shim->second.pid)) {
+    return shim->second.how;
+  }
   if (!o.check_locks || run.status != RunStatus::kRunning) return "";
   auto mtime = os::FileMtimeMicros(run.lock_file);
   if (!mtime.ok()) return "its lock file is gone (" + mtime.status().message() + ")";
@@ -43,14 +48,17 @@ Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache*
   uint64_t before = state->last_seq;
   auto r = log->Transact(state, [&](const State& s, store::Batch* batch) {
     for (const auto& e : o.extra_events) batch->events.push_back(e);
+    Planner planner(s, o.plan);
+    std::vector<uint64_t> orphans = OrphanedRuns(s);
     for (const RunRecord* run : s.ActiveRuns()) {
       bool here = run->status == RunStatus::kScheduled || run->host == host;
       if (!here) continue;  // another host's run: that host's service judges it
       std::string why = DeadReason(*run, o);
-      if (why.empty() && run->status == RunStatus::kScheduled && !s.FindJob(run->job)) {
+      if (why.empty() && std::count(orphans.begin(), orphans.end(), run->id)) {
         why = "its job was removed before it started";
       }
       if (!why.empty()) {
+        planner.Abandoning(*run);
         RunAbandoned a;
         a.run_id = run->id;
         a.job = run->job;
@@ -61,10 +69,10 @@ Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache*
         batch->events.push_back(a);
       }
     }
-    PlanRequests(s, o.plan, &batch->events);
+    planner.Requests(&batch->events);
     auto plan_job = [&](const JobState& job) {
       const sched::Schedule* schedule = schedules->Get(job);
-      if (schedule) PlanDueSlots(s, job, *schedule, o.plan, &batch->events);
+      if (schedule) planner.DueSlots(job, *schedule, &batch->events);
     };
     if (o.due_jobs) {
       for (const auto& name : *o.due_jobs) {
@@ -81,8 +89,9 @@ Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache*
 
 std::string ShimPath() { return os::ExecutableDir() + "/" + os::ExecutableName("chronographd"); }
 
-Result<int64_t> StartShim(const std::string& data_dir, uint64_t run_id) {
-  return os::SpawnDetached({ShimPath(), "--shim", std::to_string(run_id), "--data", data_dir});
+Result<int64_t> StartShim(const std::string& data_dir, uint64_t run_id, bool quiet) {
+  return os::SpawnDetached({ShimPath(), "--shim", std::to_string(run_id), "--data", data_dir},
+                           /*inherit_stderr=*/!quiet);
 }
 
 }  // namespace cg

@@ -42,8 +42,14 @@ struct PassOptions {
   bool check_locks = true;
   // The jobs whose due slots to decide; all jobs when null.
   const std::set<std::string>* due_jobs = nullptr;
-  // Runs whose shim (a child of this process) ended: run id -> how it ended.
-  std::map<uint64_t, std::string> dead_shims;
+  // Runs whose shim (a child of this process) ended without recording the end. The
+  // run is abandoned only if it is still waiting to start, or running under that pid
+  // (another process's shim may have won the start).
+  struct DeadShim {
+    int64_t pid = 0;
+    std::string how;
+  };
+  std::map<uint64_t, DeadShim> dead_shims;
   // Events to append first (ServiceStarted, ServiceStopped).
   std::vector<EventPayload> extra_events;
   PlanOptions plan;
@@ -56,7 +62,9 @@ Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache*
 // The path of the run shim's executable (chronographd, next to the running program).
 std::string ShimPath();
 
-// Starts the shim for run `run_id` detached. Returns its pid.
-Result<int64_t> StartShim(const std::string& data_dir, uint64_t run_id);
+// Starts the shim for run `run_id` detached. Returns its pid. `quiet` sends the shim's
+// own diagnostics to the null device instead of this process's stderr (for chronotool,
+// so that a pipe or cron mail does not stay open until the run ends).
+Result<int64_t> StartShim(const std::string& data_dir, uint64_t run_id, bool quiet);
 
 }  // namespace cg

@@ -72,6 +72,42 @@ std::string QuoteArg(const std::string& a) {
   return out + "'";
 }
 
+// Well-formed UTF-8: no stray continuation bytes, overlong forms, surrogates or values
+// past U+10FFFF.
+bool IsUtf8(std::string_view s) {
+  static const uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = s[i];
+    size_t n;  // continuation bytes that follow
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c >> 5) == 0x6) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if ((c >> 4) == 0xe) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if ((c >> 3) == 0x1e) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      unsigned char cc = s[i + k];
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string JobSpec::CommandLine() const {
@@ -121,6 +157,21 @@ Status ValidateJobSpec(const JobSpec& spec, int64_t now_us) {
   for (const auto& arg : spec.argv) {
     if (arg.find('\0') != std::string::npos) {
       return Status::InvalidArgument("job '" + spec.name + "': an argument contains NUL");
+    }
+  }
+  // Text in the log is UTF-8 (JSON output, Windows' UTF-16 boundary depend on it).
+  std::vector<std::pair<const char*, const std::string*>> texts = {
+      {"the shell command", &spec.shell}, {"the schedule", &spec.schedule},
+      {"the time zone", &spec.time_zone}, {"the working directory", &spec.working_dir},
+      {"the user", &spec.run_as_user},    {"the description", &spec.description}};
+  for (const auto& arg : spec.argv) texts.push_back({"an argument", &arg});
+  for (const auto& [k, v] : spec.env) {
+    texts.push_back({"an environment name", &k});
+    texts.push_back({"an environment value", &v});
+  }
+  for (const auto& [what, text] : texts) {
+    if (!IsUtf8(*text)) {
+      return Status::InvalidArgument("job '" + spec.name + "': " + what + " is not valid UTF-8");
     }
   }
   if (spec.schedule.find_first_not_of(" \t") == std::string::npos) {

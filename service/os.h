@@ -65,9 +65,10 @@ std::vector<std::string> ShellArgv(const std::string& line);
 std::string ExecutableDir();
 // The executable name with the platform's suffix: "chronographd" / "chronographd.exe".
 std::string ExecutableName(const std::string& base);
-// Starts `argv` detached: its own session, stdin/stdout from the null device, stderr
-// inherited, no other descriptor inherited. Returns its pid. Used for run shims.
-Result<int64_t> SpawnDetached(const std::vector<std::string>& argv);
+// Starts `argv` detached: its own session, stdin/stdout on the null device, stderr
+// inherited (or the null device), no other descriptor inherited. Returns its pid.
+// Used for run shims.
+Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool inherit_stderr);
 // A child started by SpawnDetached that has ended.
 struct ReapedChild {
   int64_t pid = 0;

@@ -1,59 +1,15 @@
 #include "service/planner.h"
 
-#include <map>
-
 namespace cg {
 namespace {
 
-struct JobRuns {
-  size_t running = 0;
-  size_t scheduled = 0;
-  uint64_t running_id = 0;
-};
-
-JobRuns CountRuns(const State& state, const std::string& job) {
-  JobRuns c;
-  for (const RunRecord* r : state.ActiveRuns()) {
-    if (r->job != job) continue;
-    if (r->status == RunStatus::kRunning) {
-      ++c.running;
-      c.running_id = r->id;
-    } else {
-      ++c.scheduled;
-    }
-  }
-  return c;
-}
-
-// Decides one run that is wanted (a slot on time, a catch-up, a request), under the
-// job's overlap policy. `runs` counts the job's active runs, including this batch's.
-void Decide(const JobSpec& spec, JobRuns* runs, bool force_queue, const PlanOptions& o,
-            RunScheduled claim, std::vector<EventPayload>* out) {
-  size_t active = runs->running + runs->scheduled;
-  auto skip = [&](const std::string& detail) {
-    RunSkipped s;
-    s.job = claim.job;
-    s.scheduled_for_us = claim.scheduled_for_us;
-    s.reason = SkipReason::kOverlap;
-    s.detail = detail;
-    s.request_seq = claim.trigger == Trigger::kRequest ? claim.request_seq : 0;
-    out->push_back(s);
-  };
-  if (active > 0) {
-    OverlapPolicy policy = force_queue ? OverlapPolicy::kQueue : spec.overlap;
-    if (policy == OverlapPolicy::kSkip) {
-      skip(runs->running_id ? "run " + std::to_string(runs->running_id) + " is still running"
-                            : "a run is still waiting to start");
-      return;
-    }
-    if (policy == OverlapPolicy::kQueue && runs->scheduled >= o.max_queued) {
-      skip("queue full (" + std::to_string(o.max_queued) + " runs waiting)");
-      return;
-    }
-    // kQueue: waits for the running one; kReplace: the running one is stopped.
-  }
-  ++runs->scheduled;
-  out->push_back(std::move(claim));
+RunSkipped Missed(const std::string& job, int64_t at_us, const std::string& detail) {
+  RunSkipped s;
+  s.job = job;
+  s.scheduled_for_us = at_us;
+  s.reason = SkipReason::kMissed;
+  s.detail = detail;
+  return s;
 }
 
 // The second occurrence of a repeated local time does not run: say so.
@@ -68,13 +24,11 @@ void NoteRepeat(const std::string& job, const sched::Fire& f, std::vector<EventP
   out->push_back(s);
 }
 
-RunSkipped Missed(const std::string& job, int64_t at_us, const std::string& detail) {
-  RunSkipped s;
-  s.job = job;
-  s.scheduled_for_us = at_us;
-  s.reason = SkipReason::kMissed;
-  s.detail = detail;
-  return s;
+// The run belongs to the job of that name as it is now (not to an earlier job that was
+// removed and whose name was taken again).
+bool OfCurrentJob(const State& state, const RunRecord& run) {
+  const JobState* job = state.FindJob(run.job);
+  return job && job->defined_seq == run.job_seq;
 }
 
 }  // namespace
@@ -84,21 +38,81 @@ std::optional<sched::Fire> NextSlot(const JobState& job, const sched::Schedule& 
   return schedule.NextAfter(job.last_slot_us);
 }
 
-void PlanDueSlots(const State& state, const JobState& job, const sched::Schedule& schedule,
-                  const PlanOptions& o, std::vector<EventPayload>* out) {
+Planner::JobRuns& Planner::Runs(const std::string& job) {
+  auto it = runs_.find(job);
+  if (it != runs_.end()) return it->second;
+  JobRuns& c = runs_[job];
+  for (const RunRecord* r : state_.ActiveRuns()) {
+    if (r->job != job || !OfCurrentJob(state_, *r)) continue;
+    if (r->status == RunStatus::kRunning) {
+      ++c.running;
+      c.running_id = r->id;
+    } else {
+      ++c.scheduled;
+    }
+  }
+  return c;
+}
+
+void Planner::Abandoning(const RunRecord& run) {
+  if (!OfCurrentJob(state_, run)) return;
+  JobRuns& c = Runs(run.job);
+  if (run.status == RunStatus::kRunning && c.running > 0) {
+    --c.running;
+    if (c.running_id == run.id) c.running_id = 0;
+  } else if (run.status == RunStatus::kScheduled && c.scheduled > 0) {
+    --c.scheduled;
+  }
+}
+
+// Decides one run that is wanted (a slot on time, a catch-up, a request), under the
+// job's overlap policy.
+void Planner::Decide(const JobSpec& spec, bool force_queue, RunScheduled claim,
+                     std::vector<EventPayload>* out) {
+  JobRuns& runs = Runs(claim.job);
+  auto skip = [&](const std::string& detail) {
+    RunSkipped s;
+    s.job = claim.job;
+    s.scheduled_for_us = claim.scheduled_for_us;
+    s.reason = SkipReason::kOverlap;
+    s.detail = detail;
+    s.request_seq = claim.trigger == Trigger::kRequest ? claim.request_seq : 0;
+    out->push_back(s);
+  };
+  if (runs.running + runs.scheduled > 0) {
+    OverlapPolicy policy = force_queue ? OverlapPolicy::kQueue : spec.overlap;
+    if (policy == OverlapPolicy::kSkip) {
+      skip(runs.running_id ? "run " + std::to_string(runs.running_id) + " is still running"
+                           : "a run is still waiting to start");
+      return;
+    }
+    if (policy == OverlapPolicy::kQueue && runs.scheduled >= o_.max_queued) {
+      skip("queue full (" + std::to_string(o_.max_queued) + " runs waiting)");
+      return;
+    }
+    // kQueue: waits for the running one; kReplace: the running one is stopped.
+  }
+  ++runs.scheduled;
+  out->push_back(std::move(claim));
+}
+
+void Planner::DueSlots(const JobState& job, const sched::Schedule& schedule,
+                       std::vector<EventPayload>* out) {
+  const std::string& name = job.spec.name;
   std::vector<sched::Fire> due;
   size_t total_due = 0;
   int64_t first_due_us = 0;
-  // Collect the due slots; keep at most max_missed_events + 1 of the newest.
-  for (auto fire = NextSlot(job, schedule); fire && fire->at_us <= o.now_us;
+  // Collect the due slots; keep at most max_missed_events + 1 of the newest. A slot
+  // already decided (the clock stepped back, a decision of another process) is passed.
+  for (auto fire = NextSlot(job, schedule); fire && fire->at_us <= o_.now_us;
        fire = schedule.NextAfter(fire->at_us)) {
+    if (state_.decided_slots.count({name, fire->at_us})) continue;
     if (total_due++ == 0) first_due_us = fire->at_us;
     due.push_back(*fire);
-    if (due.size() > o.max_missed_events + 1) due.erase(due.begin());
+    if (due.size() > o_.max_missed_events + 1) due.erase(due.begin());
     if (!job.spec.enabled) break;  // only the first slot is recorded for a disabled job
   }
   if (due.empty()) return;
-  const std::string& name = job.spec.name;
   if (!job.spec.enabled) {
     RunSkipped s;
     s.job = name;
@@ -108,7 +122,6 @@ void PlanDueSlots(const State& state, const JobState& job, const sched::Schedule
     out->push_back(s);
     return;
   }
-  JobRuns runs = CountRuns(state, name);
   auto claim = [&](const sched::Fire& f, Trigger t) {
     RunScheduled c;
     c.job = name;
@@ -118,48 +131,50 @@ void PlanDueSlots(const State& state, const JobState& job, const sched::Schedule
     return c;
   };
   const sched::Fire latest = due.back();
-  bool on_time = o.now_us - latest.at_us <= o.on_time_grace_us;
+  bool on_time = o_.now_us - latest.at_us <= o_.on_time_grace_us;
   std::vector<sched::Fire> missed(due.begin(), on_time ? due.end() - 1 : due.end());
   size_t unrecorded = total_due - due.size();  // older than the kept window
   for (size_t i = 0; i < missed.size(); ++i) {
     const sched::Fire& f = missed[i];
     bool newest = i + 1 == missed.size();
-    std::string detail = i == 0 && unrecorded > 0
-                             ? std::to_string(unrecorded) + " earlier slots since " +
-                                   FormatRfc3339(first_due_us) + " were missed too"
-                             : "";
+    std::string summary = i == 0 && unrecorded > 0
+                              ? std::to_string(unrecorded) + " earlier slots since " +
+                                    FormatRfc3339(first_due_us) + " were missed too"
+                              : "";
     switch (job.spec.missed) {
       case MissedPolicy::kSkip:
         out->push_back(Missed(
             name, f.at_us,
-            detail.empty() ? "passed while the service was down or late; missed=skip" : detail));
+            summary.empty() ? "passed while the service was down or late; missed=skip" : summary));
         break;
       case MissedPolicy::kOnce:
         if (newest && !on_time) {
-          Decide(job.spec, &runs, false, o, claim(f, Trigger::kCatchUp), out);
+          Decide(job.spec, false, claim(f, Trigger::kCatchUp), out);
         } else {
           out->push_back(Missed(name, f.at_us,
-                                detail.empty() ? "passed while the service was down or late; "
-                                                 "missed=once runs one catch-up for all"
-                                               : detail));
+                                summary.empty() ? "passed while the service was down or late; "
+                                                  "missed=once runs one catch-up for all"
+                                                : summary));
         }
         break;
       case MissedPolicy::kAll:
-        if (!detail.empty()) out->push_back(Missed(name, f.at_us, detail));
-        else Decide(job.spec, &runs, /*force_queue=*/true, o, claim(f, Trigger::kCatchUp), out);
+        if (!summary.empty()) {
+          out->push_back(Missed(name, f.at_us, summary));
+        } else {
+          Decide(job.spec, /*force_queue=*/true, claim(f, Trigger::kCatchUp), out);
+        }
         break;
     }
   }
   if (on_time) {
-    Decide(job.spec, &runs, false, o, claim(latest, Trigger::kSchedule), out);
+    Decide(job.spec, false, claim(latest, Trigger::kSchedule), out);
     NoteRepeat(name, latest, out);
   }
 }
 
-void PlanRequests(const State& state, const PlanOptions& o, std::vector<EventPayload>* out) {
-  std::map<std::string, JobRuns> runs;
-  for (const auto& [seq, req] : state.pending_requests) {
-    const JobState* job = state.FindJob(req.job);
+void Planner::Requests(std::vector<EventPayload>* out) {
+  for (const auto& [seq, req] : state_.pending_requests) {
+    const JobState* job = state_.FindJob(req.job);
     if (!job) {
       RunSkipped s;
       s.job = req.job;
@@ -170,24 +185,32 @@ void PlanRequests(const State& state, const PlanOptions& o, std::vector<EventPay
       out->push_back(s);
       continue;
     }
-    auto it = runs.find(req.job);
-    if (it == runs.end()) it = runs.emplace(req.job, CountRuns(state, req.job)).first;
     RunScheduled c;
     c.job = req.job;
     c.scheduled_for_us = req.requested_at_us;
     c.trigger = Trigger::kRequest;
     c.request_seq = seq;
-    Decide(job->spec, &it->second, false, o, c, out);
+    Decide(job->spec, false, c, out);
   }
+}
+
+void PlanDueSlots(const State& state, const JobState& job, const sched::Schedule& schedule,
+                  const PlanOptions& o, std::vector<EventPayload>* out) {
+  Planner(state, o).DueSlots(job, schedule, out);
+}
+
+void PlanRequests(const State& state, const PlanOptions& o, std::vector<EventPayload>* out) {
+  Planner(state, o).Requests(out);
 }
 
 std::vector<uint64_t> RunsToStart(const State& state) {
   std::map<std::string, uint64_t> oldest_waiting;
   std::map<std::string, bool> running;
   for (const RunRecord* r : state.ActiveRuns()) {
+    if (!OfCurrentJob(state, *r)) continue;
     if (r->status == RunStatus::kRunning) {
       running[r->job] = true;
-    } else if (!oldest_waiting.count(r->job) && state.FindJob(r->job)) {
+    } else if (!oldest_waiting.count(r->job)) {
       oldest_waiting[r->job] = r->id;  // ActiveRuns is oldest first
     }
   }
@@ -201,7 +224,7 @@ std::vector<uint64_t> RunsToStart(const State& state) {
 std::vector<uint64_t> OrphanedRuns(const State& state) {
   std::vector<uint64_t> out;
   for (const RunRecord* r : state.ActiveRuns()) {
-    if (r->status == RunStatus::kScheduled && !state.FindJob(r->job)) out.push_back(r->id);
+    if (r->status == RunStatus::kScheduled && !OfCurrentJob(state, *r)) out.push_back(r->id);
   }
   return out;
 }
@@ -210,6 +233,7 @@ std::vector<uint64_t> RunsToReplace(const State& state) {
   std::map<std::string, uint64_t> running;
   std::map<std::string, bool> waiting;
   for (const RunRecord* r : state.ActiveRuns()) {
+    if (!OfCurrentJob(state, *r)) continue;
     if (r->status == RunStatus::kRunning) running[r->job] = r->id;
     else waiting[r->job] = true;
   }

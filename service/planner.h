@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <optional>
 #include <vector>
 
@@ -31,19 +33,50 @@ struct PlanOptions {
 // has ended, or the job is disabled and its skip was already recorded.
 std::optional<sched::Fire> NextSlot(const JobState& job, const sched::Schedule& schedule);
 
-// Appends the decisions for `job`'s slots due at o.now_us to *out.
-// REQUIRES: `state` is current; `schedule` is the job's parsed schedule.
+// The decisions of one batch. It counts the runs of each job as the batch changes them
+// (claimed, abandoned), so that several decisions about one job in one batch (a run
+// request and a due slot, a dead run and the next slot) see each other.
+// REQUIRES: `state` is current and outlives the Planner.
+class Planner {
+ public:
+  Planner(const State& state, const PlanOptions& options) : state_(state), o_(options) {}
+
+  // Appends the decisions for `job`'s slots due at now_us (claims, skips and why).
+  // `schedule` is the job's parsed schedule. Slots already decided are passed over.
+  void DueSlots(const JobState& job, const sched::Schedule& schedule,
+                std::vector<EventPayload>* out);
+  // Appends the answers to every pending run request (RunScheduled or RunSkipped).
+  void Requests(std::vector<EventPayload>* out);
+  // The batch records run `run_id` as abandoned: it no longer counts as active.
+  void Abandoning(const RunRecord& run);
+
+ private:
+  struct JobRuns {
+    size_t running = 0;
+    size_t scheduled = 0;
+    uint64_t running_id = 0;
+  };
+  JobRuns& Runs(const std::string& job);
+  void Decide(const JobSpec& spec, bool force_queue, RunScheduled claim,
+              std::vector<EventPayload>* out);
+
+  const State& state_;
+  PlanOptions o_;
+  std::map<std::string, JobRuns> runs_;
+};
+
+// Shorthands for a batch of one kind of decision.
 void PlanDueSlots(const State& state, const JobState& job, const sched::Schedule& schedule,
                   const PlanOptions& o, std::vector<EventPayload>* out);
-
-// Appends the answers to every pending run request (RunScheduled or RunSkipped).
 void PlanRequests(const State& state, const PlanOptions& o, std::vector<EventPayload>* out);
 
 // The claimed runs that may start now: per job, its oldest scheduled run when nothing
-// of that job runs. Runs of removed jobs are not included (see OrphanedRuns).
+// of that job runs. Runs of removed jobs (or of an earlier job of the same name) are
+// not included (see OrphanedRuns).
 std::vector<uint64_t> RunsToStart(const State& state);
 
-// Claimed runs whose job was removed before they started.
+// Claimed runs whose job was removed (or replaced by a new job of the same name)
+// before they started.
 std::vector<uint64_t> OrphanedRuns(const State& state);
 
 // Running runs of `replace` jobs that have a newer run waiting: to be stopped.

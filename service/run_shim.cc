@@ -56,9 +56,19 @@ int RunShim(const ShimOptions& options) {
     Log(run_id, log.status().ToString());
     return 1;
   }
-  auto waiter = NewWaiter(options.data_dir, /*handle_signals=*/true);
+  // Signals only: the shim does not watch the log (and so holds no inotify instance,
+  // of which a user has few).
+  auto waiter = NewWaiter(/*data_dir=*/"", /*handle_signals=*/true);
   if (!waiter.ok()) {
     Log(run_id, waiter.status().ToString());
+    return 1;
+  }
+  // Fold the log before taking the lock file, so that the lock is fresh when the
+  // service first sees RunStarted, however long the log.
+  State state;
+  Status caught_up = (*log)->CatchUp(&state);
+  if (!caught_up.ok()) {
+    Log(run_id, caught_up.ToString());
     return 1;
   }
   std::string lock_dir = options.data_dir + "/locks";
@@ -70,7 +80,6 @@ int RunShim(const ShimOptions& options) {
     return 1;
   }
   // RunStarted is the atomic claim of "starting": only one shim's append succeeds.
-  State state;
   JobSpec spec;
   RunRecord run;
   bool mine = false;
@@ -79,7 +88,7 @@ int RunShim(const ShimOptions& options) {
   auto started = (*log)->Transact(&state, [&](const State& s, store::Batch* batch) {
     const RunRecord* r = s.FindRun(run_id);
     const JobState* job = r ? s.FindJob(r->job) : nullptr;
-    mine = r && job && r->status == RunStatus::kScheduled;
+    mine = r && job && r->status == RunStatus::kScheduled && job->defined_seq == r->job_seq;
     if (!mine) return Status::OK();
     run = *r;
     spec = job->spec;
@@ -93,6 +102,7 @@ int RunShim(const ShimOptions& options) {
     if (!started.ok()) Log(run_id, started.status().ToString());
     return started.ok() ? 3 : 1;
   }
+  (void)os::TouchFile(*lock);
 
   LaunchSpec launch;
   launch.argv = spec.command_kind == CommandKind::kShell ? os::ShellArgv(spec.shell) : spec.argv;
@@ -151,6 +161,11 @@ int RunShim(const ShimOptions& options) {
       }
       (void)(*child)->Terminate(false);
       kill_at = now + options.stop_grace_ms * kMicrosPerMilli;
+    }
+    if (kill_at != 0) {
+      // The command was stopped (timeout, replace): its direct process has ended, but
+      // members of its process group that ignored the polite stop must not outlive it.
+      (void)(*child)->Terminate(true);
     }
     auto exit = (*child)->exit_info();
     if (exit) {

@@ -176,7 +176,8 @@ class Service {
     // re-checks against the log that it is still active.
     bool lost = child.signal != 0 || (child.exit_code != 0 && child.exit_code != 3);
     if (lost) {
-      o->dead_shims[run] = child.signal
+      o->dead_shims[run].pid = child.pid;
+      o->dead_shims[run].how = child.signal
                                ? "its run shim (pid " + std::to_string(child.pid) +
                                      ") was killed by signal " + std::to_string(child.signal)
                                : "its run shim (pid " + std::to_string(child.pid) +
@@ -188,7 +189,7 @@ class Service {
   void StartRuns() {
     for (uint64_t run : RunsToStart(state_)) {
       if (shims_.count(run)) continue;  // already started, RunStarted not seen yet
-      auto pid = StartShim(options_.data_dir, run);
+      auto pid = StartShim(options_.data_dir, run, /*quiet=*/false);
       if (!pid.ok()) {
         spdlog::error("run {}: cannot start its shim: {}", run, pid.status().ToString());
         continue;

@@ -1,6 +1,7 @@
 #include "service/state.h"
 
 #include <algorithm>
+#include <climits>
 
 namespace cg {
 
@@ -93,6 +94,10 @@ class Folder {
   Status operator()(const JobRemoved& p) {
     if (!Job(p.job)) return Bad("JobRemoved for unknown job '" + p.job + "'");
     s_.jobs.erase(p.job);
+    // A job defined again under this name starts with no decided slots.
+    auto first = s_.decided_slots.lower_bound({p.job, INT64_MIN});
+    auto last = s_.decided_slots.upper_bound({p.job, INT64_MAX});
+    s_.decided_slots.erase(first, last);
     s_.touched_jobs.insert(p.job);
     return Status::OK();
   }
@@ -126,6 +131,7 @@ class Folder {
     r.request_seq = p.request_seq;
     r.dst_adjust = p.dst_adjust;
     r.claimed_at_us = e_.time_us;
+    r.job_seq = j->defined_seq;
     s_.active_runs.insert(e_.seq);
     j->last_run_id = e_.seq;
     if (p.trigger != Trigger::kRequest) j->last_slot_us = std::max(j->last_slot_us, p.scheduled_for_us);
@@ -142,7 +148,8 @@ class Folder {
                    ", which is not pending");
       }
       s_.pending_requests.erase(it);
-    } else if (!s_.decided_slots.insert({p.job, p.scheduled_for_us}).second) {
+    } else if (p.reason != SkipReason::kDst &&
+               !s_.decided_slots.insert({p.job, p.scheduled_for_us}).second) {
       return Bad("slot of job '" + p.job + "' at " + std::to_string(p.scheduled_for_us) +
                  " decided twice");
     }

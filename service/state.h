@@ -32,6 +32,9 @@ Result<RunStatus> ParseRunStatus(std::string_view s);
 struct RunRecord {
   uint64_t id = 0;  // sequence number of its RunScheduled (or RunSkipped) event
   std::string job;
+  // defined_seq of the job when the run was claimed: a job removed and defined again
+  // under the same name is another job, whose runs these are not.
+  uint64_t job_seq = 0;
   int64_t scheduled_for_us = 0;
   Trigger trigger = Trigger::kSchedule;
   uint64_t request_seq = 0;
@@ -88,7 +91,8 @@ struct State {
   std::map<uint64_t, RunRecord> runs;
   // Ids of the runs that are scheduled or running (an index into `runs`).
   std::set<uint64_t> active_runs;
-  // (job, scheduled time) of every slot already decided: claimed or skipped.
+  // (job, scheduled time) of every slot already decided: claimed or skipped (not the
+  // DST notes, which name an instant that is not a slot). Cleared when a job is removed.
   std::set<std::pair<std::string, int64_t>> decided_slots;
   // RunRequested events not yet answered by a RunScheduled/RunSkipped, by sequence.
   struct PendingRequest {

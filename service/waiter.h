@@ -37,9 +37,9 @@ class Waiter {
   Waiter() = default;
 };
 
-// Watches the event log in `data_dir`. With `handle_signals`, also turns SIGTERM and
-// SIGINT into shutdown requests and SIGCHLD into kChildExited (at most one Waiter per
-// process may handle signals).
+// Watches the event log in `data_dir` (nothing to watch when empty). With
+// `handle_signals`, also turns SIGTERM and SIGINT into shutdown requests and SIGCHLD
+// into kChildExited (at most one Waiter per process may handle signals).
 Result<std::unique_ptr<Waiter>> NewWaiter(const std::string& data_dir, bool handle_signals);
 
 }  // namespace cg

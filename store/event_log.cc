@@ -108,6 +108,8 @@ struct EventLog::Impl {
           continue;
         }
         return Translate(dir, e);
+      } catch (const std::exception& e) {
+        return Status::IOError("LMDB environment '" + dir + "': " + e.what());
       }
     }
   }
@@ -208,6 +210,10 @@ Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir, const O
     impl->env.set_max_dbs(4);
     impl->env.set_mapsize(options.initial_map_size);
     impl->env.open(dir.c_str(), MDB_NOTLS, 0600);
+    // A process killed inside a read transaction leaves a stale reader slot that pins
+    // old pages (the file then only grows); clear those of dead processes.
+    int dead = 0;
+    mdb_reader_check(impl->env, &dead);
   } catch (const lmdb::error& e) {
     return Translate(dir, e);
   }
@@ -310,9 +316,13 @@ Status EventLog::Scan(uint64_t from, uint64_t to, const std::function<bool(const
 Result<uint64_t> EventLog::Transact(State* state, const Decide& decide) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl* p = impl_.get();
+  // Fold what is already committed in bounded read transactions first, so the write
+  // transaction (LMDB's lock across processes) folds only the few newest events.
+  CG_RETURN_IF_ERROR(CatchUpLocked(state));
   uint64_t first = 0;
   bool state_dirty = false;
   Status st = p->Run(dir_, 0, [&](Txn& txn) {
+    first = 0;
     if (state_dirty) {
       // A previous attempt applied events that were then not committed.
       *state = State();
@@ -330,7 +340,12 @@ Result<uint64_t> EventLog::Transact(State* state, const Decide& decide) {
                                      std::to_string(state->last_seq))};
     }
     Batch batch;
-    Status decided = decide(*state, &batch);
+    Status decided;
+    try {
+      decided = decide(*state, &batch);
+    } catch (const std::exception& e) {
+      decided = Status::InvalidArgument(std::string("deciding what to append failed: ") + e.what());
+    }
     if (!decided.ok()) throw Abort{decided};
     if (batch.empty()) throw Abort{Status::OK()};
     int64_t now = NowMicros();
@@ -426,6 +441,9 @@ Status EventLog::Verify(VerifyReport* report) {
   Hash prev{};  // the first event links to zeros
   uint64_t expected = 1;
   bool more = true;
+  uint64_t head_seq = 0;
+  Hash head_hash{};
+  bool head_ok = true;
   while (more) {
     CG_RETURN_IF_ERROR(impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
       uint64_t count = 0;
@@ -455,15 +473,12 @@ Status EventLog::Verify(VerifyReport* report) {
         ++expected;
         return true;
       });
+      // The tip recorded in meta catches a removed or replaced last event. It is read
+      // in the same snapshot as the last events, so a concurrent append cannot make
+      // the two disagree.
+      if (!more) head_ok = Impl::ReadHead(txn, impl_->meta, &head_seq, &head_hash);
     }));
   }
-  // The tip recorded in meta catches a removed or replaced last event.
-  uint64_t head_seq = 0;
-  Hash head_hash{};
-  bool head_ok = true;
-  CG_RETURN_IF_ERROR(impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
-    head_ok = Impl::ReadHead(txn, impl_->meta, &head_seq, &head_hash);
-  }));
   uint64_t last = expected - 1;
   if (!head_ok) return Status::Corruption("meta head record is malformed");
   if (head_seq != last) {

@@ -200,7 +200,7 @@ std::string ExecutableDir() {
 
 std::string ExecutableName(const std::string& base) { return base; }
 
-Result<int64_t> SpawnDetached(const std::vector<std::string>& argv) {
+Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool inherit_stderr) {
   if (argv.empty()) return Status::InvalidArgument("empty argv");
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -209,6 +209,7 @@ Result<int64_t> SpawnDetached(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  if (!inherit_stderr) posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // Its own session: a Ctrl-C or SIGTERM meant for the service does not reach runs.

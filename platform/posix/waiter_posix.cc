@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,17 +33,20 @@ void OnSignal(int signo) {
 
 class PosixWaiter final : public Waiter {
  public:
-  PosixWaiter(int inotify_fd, int pipe_read, int pipe_write)
-      : inotify_fd_(inotify_fd), pipe_read_(pipe_read), pipe_write_(pipe_write) {}
+  PosixWaiter(int inotify_fd, int pipe_read, int pipe_write, int timer_fd)
+      : inotify_fd_(inotify_fd), pipe_read_(pipe_read), pipe_write_(pipe_write),
+        timer_fd_(timer_fd) {}
   ~PosixWaiter() override {
     if (g_signal_pipe_write == pipe_write_) g_signal_pipe_write = -1;
-    close(inotify_fd_);
+    if (timer_fd_ >= 0) close(timer_fd_);
+    if (inotify_fd_ >= 0) close(inotify_fd_);
     close(pipe_read_);
     close(pipe_write_);
   }
 
   unsigned WaitUntil(int64_t deadline_us) override {
     unsigned reasons = 0;
+    ArmTimer(deadline_us);
     for (;;) {
       int64_t now = NowMicros();
       int64_t left = deadline_us - now;
@@ -50,12 +54,21 @@ class PosixWaiter final : public Waiter {
       struct timespec ts;
       ts.tv_sec = left / 1000000;
       ts.tv_nsec = (left % 1000000) * 1000;
-      struct pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {pipe_read_, POLLIN, 0}};
-      int n = ppoll(fds, 2, &ts, nullptr);
+      struct pollfd fds[3] = {
+          {inotify_fd_, POLLIN, 0}, {pipe_read_, POLLIN, 0}, {timer_fd_, POLLIN, 0}};
+      int n = ppoll(fds, 3, &ts, nullptr);
       if (n < 0 && errno == EINTR) continue;  // the self-pipe byte follows
       if (n > 0) {
         if (fds[0].revents & POLLIN) reasons |= DrainInotify();
         if (fds[1].revents & POLLIN) reasons |= DrainPipe();
+        if (fds[2].revents & POLLIN) {
+          // The wall-clock deadline passed, or the clock was set (ECANCELED): either
+          // way the caller re-reads the clock and decides.
+          uint64_t expirations;
+          ssize_t ignored = read(timer_fd_, &expirations, sizeof(expirations));
+          (void)ignored;
+          return reasons | (shutdown_ ? static_cast<unsigned>(kShutdown) : 0u);
+        }
       }
       if (shutdown_) reasons |= kShutdown;
       if (reasons != 0 || left == 0) return reasons;
@@ -73,6 +86,21 @@ class PosixWaiter final : public Waiter {
   }
 
  private:
+  // ppoll's timeout runs on the monotonic clock, which does not advance while the
+  // machine sleeps and ignores a step of the wall clock; deadlines are wall-clock
+  // times. A CLOCK_REALTIME timer armed at the absolute deadline (and cancelled when
+  // the clock is set) wakes on time in both cases.
+  void ArmTimer(int64_t deadline_us) {
+    if (timer_fd_ < 0) return;
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    if (deadline_us > 0 && deadline_us < INT64_MAX / 2) {
+      its.it_value.tv_sec = deadline_us / 1000000;
+      its.it_value.tv_nsec = (deadline_us % 1000000) * 1000;
+    }
+    timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, nullptr);
+  }
+
   unsigned DrainInotify() {
     alignas(struct inotify_event) char buf[4096];
     unsigned reasons = 0;
@@ -106,16 +134,19 @@ class PosixWaiter final : public Waiter {
     return reasons;
   }
 
-  int inotify_fd_, pipe_read_, pipe_write_;
+  int inotify_fd_, pipe_read_, pipe_write_, timer_fd_;
   std::atomic<bool> shutdown_{false};
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Waiter>> NewWaiter(const std::string& data_dir, bool handle_signals) {
-  int ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (ino < 0) return Status::IOError(std::string("inotify_init1: ") + strerror(errno));
-  if (inotify_add_watch(ino, data_dir.c_str(), IN_MODIFY | IN_CLOSE_WRITE) < 0) {
+  int ino = -1;
+  if (!data_dir.empty()) {
+    ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (ino < 0) return Status::IOError(std::string("inotify_init1: ") + strerror(errno));
+  }
+  if (ino >= 0 && inotify_add_watch(ino, data_dir.c_str(), IN_MODIFY | IN_CLOSE_WRITE) < 0) {
     int err = errno;
     close(ino);
     return Status::IOError("cannot watch '" + data_dir + "': " + strerror(err));
@@ -123,10 +154,11 @@ Result<std::unique_ptr<Waiter>> NewWaiter(const std::string& data_dir, bool hand
   int p[2];
   if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
     int err = errno;
-    close(ino);
+    if (ino >= 0) close(ino);
     return Status::IOError(std::string("pipe2: ") + strerror(err));
   }
-  auto waiter = std::make_unique<PosixWaiter>(ino, p[0], p[1]);
+  int timer = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+  auto waiter = std::make_unique<PosixWaiter>(ino, p[0], p[1], timer);
   if (handle_signals) {
     g_signal_pipe_write = p[1];
     struct sigaction sa;

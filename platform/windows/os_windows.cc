@@ -288,7 +288,8 @@ std::wstring QuoteArgW(const std::wstring& arg) {
   return out + L"\"";
 }
 
-Result<int64_t> SpawnDetached(const std::vector<std::string>& argv) {
+Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool /*inherit_stderr*/) {
+  // No console and no inherited handles: the shim's diagnostics go nowhere either way.
   if (argv.empty()) return Status::InvalidArgument("empty argv");
   std::wstring cmdline;
   for (const auto& a : argv) {

@@ -70,10 +70,12 @@ class WindowsWaiter final : public Waiter {
 }  // namespace
 
 Result<std::unique_ptr<Waiter>> NewWaiter(const std::string& data_dir, bool handle_signals) {
-  HANDLE change = FindFirstChangeNotificationW(
-      platform::ToUtf16(data_dir).c_str(), FALSE,
-      FILE_NOTIFY_CHANGE_LAST_WRITE | FILE_NOTIFY_CHANGE_SIZE);
-  if (change == INVALID_HANDLE_VALUE) {
+  HANDLE change = INVALID_HANDLE_VALUE;
+  if (!data_dir.empty()) {
+    change = FindFirstChangeNotificationW(platform::ToUtf16(data_dir).c_str(), FALSE,
+                                          FILE_NOTIFY_CHANGE_LAST_WRITE | FILE_NOTIFY_CHANGE_SIZE);
+  }
+  if (!data_dir.empty() && change == INVALID_HANDLE_VALUE) {
     return platform::WindowsError("cannot watch '" + data_dir + "'", GetLastError());
   }
   HANDLE shutdown = CreateEventW(nullptr, TRUE, FALSE, nullptr);

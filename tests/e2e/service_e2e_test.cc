@@ -275,7 +275,7 @@ TEST_F(ServiceTest, TimeoutKillsTheWholeTree) {
   Ok({"job", "add", "hang", "--schedule", "@yearly", "--timeout", "1s", "--shell",
       "sleep 100 & echo $! > " + pidfile + "; wait"});
   RunOutput r = Tool({"run", "hang", "--wait"});
-  EXPECT_EQ(r.exit_code, 128 + SIGTERM) << r.err;
+  EXPECT_EQ(r.exit_code, 124) << r.err;  // as timeout(1)
   json runs = Runs("hang");
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0]["status"], "timed_out");
@@ -288,6 +288,23 @@ TEST_F(ServiceTest, TimeoutKillsTheWholeTree) {
     std::string pid, comm, state;
     return !(stat >> pid >> comm >> state) || state == "Z";
   }, 5)) << "the grandchild survived the timeout";
+}
+
+TEST_F(ServiceTest, TimeoutAlsoKillsGroupMembersThatIgnoreSigterm) {
+  std::string pidfile = tmp_.Sub("stubborn.pid");
+  Ok({"job", "add", "stubborn", "--schedule", "@yearly", "--timeout", "1s", "--shell",
+      "sh -c 'trap \"\" TERM; echo $$ > " + pidfile + "; exec sleep 300' & sleep 300"});
+  RunOutput r = Tool({"run", "stubborn", "--wait"});
+  EXPECT_EQ(r.exit_code, 124) << r.err;
+  std::ifstream in(pidfile);
+  pid_t stubborn = 0;
+  in >> stubborn;
+  ASSERT_GT(stubborn, 0);
+  EXPECT_TRUE(WaitFor([&] {
+    std::ifstream stat("/proc/" + std::to_string(stubborn) + "/stat");
+    std::string pid, comm, state;
+    return !(stat >> pid >> comm >> state) || state == "Z";
+  }, 5)) << "a member of the job's process group outlived the timeout";
 }
 
 TEST_F(ServiceTest, RunWaitWithAndWithoutService) {

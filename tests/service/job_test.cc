@@ -55,6 +55,24 @@ TEST(JobTest, RejectsBadScheduleZoneEnvAndTimeout) {
   EXPECT_TRUE(ValidateJobSpec(s, 0).IsInvalidArgument());
 }
 
+TEST(JobTest, TextMustBeUtf8) {
+  JobSpec s = Valid();
+  s.description = "caf\xe9";
+  EXPECT_NE(ValidateJobSpec(s, 0).message().find("description is not valid UTF-8"),
+            std::string::npos);
+  s = Valid();
+  s.argv = {"/bin/echo", "\xff"};
+  EXPECT_TRUE(ValidateJobSpec(s, 0).IsInvalidArgument());
+  for (const char* bad : {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"}) {
+    s = Valid();
+    s.env = {{"K", bad}};  // overlong, surrogate, past U+10FFFF, truncated
+    EXPECT_TRUE(ValidateJobSpec(s, 0).IsInvalidArgument()) << s.env[0].second;
+  }
+  s = Valid();
+  s.description = "h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93 \xf0\x9f\x98\x80";
+  EXPECT_TRUE(ValidateJobSpec(s, 0).ok());
+}
+
 TEST(JobTest, CommandLineQuotesWhereNeeded) {
   JobSpec s = Valid();
   s.argv = {"/bin/sh", "-c", "echo 'a b'"};

@@ -182,6 +182,49 @@ TEST_F(PlannerTest, FallBackRunsAFixedTimeOnceAndSaysWhy) {
   EXPECT_EQ(NextSlot(*job, **schedule)->at_us, day + 86400 * kS + 5400 * kS);
 }
 
+TEST_F(PlannerTest, ADstNoteDoesNotBlockALaterSlotAtItsInstant) {
+  // Recorded at 00:30Z: the 02:30 CET repeat at 01:30Z will not run. Then the job is
+  // changed to run at minute 30 of every hour, so 01:30Z becomes a real slot.
+  int64_t day = 1792886400 * kS;  // 2026-10-25T00:00:00Z
+  Define("b", "30 2 * * *", day - 3600 * kS, nullptr, "Europe/Berlin");
+  ASSERT_EQ(Kinds(Plan("b", day + 1800 * kS)),
+            (std::vector<std::string>{"claim:schedule", "skip:dst"}));
+  StartAndFinish(state_.FindJob("b")->last_run_id, day + 1801 * kS);
+  JobSpec changed = state_.FindJob("b")->spec;
+  changed.schedule = "30 * * * *";
+  Push(JobChanged{changed, {"schedule"}}, day + 2700 * kS);
+  EXPECT_EQ(Kinds(Plan("b", day + 5400 * kS)), std::vector<std::string>{"claim:schedule"});
+}
+
+TEST_F(PlannerTest, ARemovedAndRedefinedJobStartsAfresh) {
+  Define("r", "* * * * *", kT0);
+  Plan("r", kT0 + 60 * kS);
+  uint64_t old_run = state_.FindJob("r")->last_run_id;
+  Push(JobRemoved{"r"}, kT0 + 61 * kS);
+  EXPECT_EQ(OrphanedRuns(state_), std::vector<uint64_t>{old_run});
+  Define("r", "* * * * *", kT0 + 62 * kS, [](JobSpec* s) { s->argv = {"/bin/false"}; });
+  // The old job's claimed run is not the new job's to start.
+  EXPECT_TRUE(RunsToStart(state_).empty());
+  EXPECT_EQ(OrphanedRuns(state_), std::vector<uint64_t>{old_run});
+  EXPECT_EQ(Kinds(Plan("r", kT0 + 120 * kS)), std::vector<std::string>{"claim:schedule"});
+  EXPECT_EQ(RunsToStart(state_).size(), 1u);
+  EXPECT_NE(RunsToStart(state_)[0], old_run);
+}
+
+TEST_F(PlannerTest, OneBatchSeesItsOwnDecisions) {
+  Define("s", "* * * * *", kT0);  // overlap=skip
+  Push(RunRequested{"s"}, kT0 + 59 * kS);
+  PlanOptions o;
+  o.now_us = kT0 + 60 * kS;
+  Planner planner(state_, o);
+  std::vector<EventPayload> out;
+  planner.Requests(&out);
+  const JobState* job = state_.FindJob("s");
+  auto schedule = sched::ParseSchedule(job->spec.schedule, "UTC", job->schedule_anchor_us);
+  planner.DueSlots(*job, **schedule, &out);
+  EXPECT_EQ(Kinds(out), (std::vector<std::string>{"claim:request", "skip:overlap"}));
+}
+
 TEST_F(PlannerTest, SpringForwardGapRunsOnceRightAfterTheGap) {
   // 02:30 America/New_York does not exist on 2026-03-08; the gap ends at 07:00Z.
   int64_t day = 1772928000 * kS;  // 2026-03-08T00:00:00Z

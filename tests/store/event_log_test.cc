@@ -206,6 +206,22 @@ TEST(EventLogTest, ConcurrentWriterProcesses) {
   EXPECT_GT(log->MapSize(), 65536u);
 }
 
+TEST(EventLogTest, VerifyWhileOthersAppendSeesNoFalseCorruption) {
+  TempDir tmp;
+  WriteFive(tmp.path());
+  long writer = cg::testing::StartProgram(
+      {cg::testing::BinPath("append_helper"), tmp.path(), "400", "w"});
+  ASSERT_GT(writer, 0);
+  auto log = OpenOrDie(tmp.path());
+  int checked = 0;
+  for (; checked < 300; ++checked) {
+    VerifyReport report;
+    Status st = log->Verify(&report);
+    ASSERT_TRUE(st.ok()) << "verify " << checked << ": " << st.ToString();
+  }
+  EXPECT_EQ(cg::testing::WaitProgram(writer), 0);
+}
+
 TEST(EventLogTest, MapGrowsWhenFull) {
   TempDir tmp;
   Options o;

@@ -264,6 +264,10 @@ TEST_F(ChronotoolTest, InvalidInputIsRefusedAndWritesNothing) {
       {{"replay", "--from", "yesterday"}, "yesterday"},
       {{"state", "--at", "2026-02-30T00:00:00Z"}, "2026-02-30"},
       {{"state"}, "--at"},
+      {{"job", "add", "x", "--schedule", "@daily", "--description", "caf\xe9", "--", "/bin/true"},
+       "not valid UTF-8"},
+      {{"clean", "weeks", "30000000"}, "too large"},
+      {{"clean", "fortnights", "1"}, "fortnights"},
   };
   for (const Case& c : cases) {
     RunOutput r = Tool(c.args);

@@ -204,8 +204,8 @@ int JobAdd(Context& ctx, const JobOptions& o) {
   });
   if (!seq.ok()) return Fail(ctx, seq.status());
   if (ctx.json) {
-    ctx.out << json{{"seq", *seq}, {"job", JobStateJson(*state.FindJob(spec.name), state,
-                                                        NowMicros())}}.dump() << "\n";
+    ctx.out << Dump(json{{"seq", *seq}, {"job", JobStateJson(*state.FindJob(spec.name), state,
+                                                        NowMicros())}}) << "\n";
   } else {
     ctx.out << "defined job '" << spec.name << "' (event " << *seq << ")\n";
   }
@@ -232,10 +232,9 @@ int JobEdit(Context& ctx, const JobOptions& o) {
   });
   if (!seq.ok()) return Fail(ctx, seq.status());
   if (ctx.json) {
-    ctx.out << json{{"seq", *seq ? json(*seq) : json(nullptr)},
-                    {"changed", changed},
-                    {"job", JobStateJson(*state.FindJob(o.name), state, NowMicros())}}
-                   .dump()
+    ctx.out << Dump(json{{"seq", *seq ? json(*seq) : json(nullptr)},
+                         {"changed", changed},
+                         {"job", JobStateJson(*state.FindJob(o.name), state, NowMicros())}})
             << "\n";
   } else if (changed.empty()) {
     ctx.out << "job '" << o.name << "' unchanged\n";
@@ -263,7 +262,7 @@ int JobEvent(Context& ctx, const std::string& name, const char* verb,
   });
   if (!seq.ok()) return Fail(ctx, seq.status());
   if (ctx.json) {
-    ctx.out << json{{"seq", *seq ? json(*seq) : json(nullptr)}, {"job", name}}.dump() << "\n";
+    ctx.out << Dump(json{{"seq", *seq ? json(*seq) : json(nullptr)}, {"job", name}}) << "\n";
   } else if (*seq == 0) {
     ctx.out << "job '" << name << "' is already " << verb << "\n";
   } else {
@@ -287,7 +286,7 @@ void PrintJobs(Context& ctx, const State& state, int64_t now) {
   if (ctx.json) {
     json jobs = json::array();
     for (const auto& [name, job] : state.jobs) jobs.push_back(JobStateJson(job, state, now));
-    ctx.out << jobs.dump() << "\n";
+    ctx.out << Dump(jobs) << "\n";
     return;
   }
   if (state.jobs.empty()) {
@@ -320,7 +319,7 @@ int JobShow(Context& ctx, const std::string& name) {
   if (!job) return Fail(ctx, UnknownJob(name));
   int64_t now = NowMicros();
   if (ctx.json) {
-    ctx.out << JobStateJson(*job, state, now).dump(2) << "\n";
+    ctx.out << Dump(JobStateJson(*job, state, now), 2) << "\n";
     return kExitOk;
   }
   const JobSpec& s = job->spec;
@@ -391,7 +390,7 @@ int Replay(Context& ctx, const std::string& from_text, const std::string& to_tex
     if (!to.is_seq && e.time_us > to.value) return true;
     if (!job.empty() && EventJob(e) != job) return true;
     if (ctx.json) {
-      ctx.out << EventJson(e).dump() << "\n";
+      ctx.out << Dump(EventJson(e)) << "\n";
     } else {
       ctx.out << EventLine(e) << "\n";
     }
@@ -418,7 +417,7 @@ int Verify(Context& ctx) {
     } else {
       j["error"] = st.message();
     }
-    ctx.out << j.dump() << "\n";
+    ctx.out << Dump(j) << "\n";
     return st.ok() ? kExitOk : kExitProblem;
   }
   if (!st.ok()) {
@@ -456,11 +455,10 @@ int StateAt(Context& ctx, const std::string& at_text) {
     for (const auto& [name, job] : state.jobs) jobs.push_back(JobStateJson(job, state, *at));
     json active = json::array();
     for (const RunRecord* r : state.ActiveRuns()) active.push_back(RunJson(*r));
-    ctx.out << json{{"at", FormatRfc3339(*at)},
-                    {"last_seq", state.last_seq},
-                    {"jobs", jobs},
-                    {"active_runs", active}}
-                   .dump()
+    ctx.out << Dump(json{{"at", FormatRfc3339(*at)},
+                         {"last_seq", state.last_seq},
+                         {"jobs", jobs},
+                         {"active_runs", active}})
             << "\n";
     return kExitOk;
   }

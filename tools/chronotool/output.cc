@@ -22,7 +22,7 @@ size_t Width(const std::string& s) {
 
 std::string Quote(const std::string& s) {
   if (!s.empty() && s.find_first_of(" \t\"'\\=") == std::string::npos) return s;
-  return json(s).dump();
+  return Dump(json(s));
 }
 
 }  // namespace
@@ -225,11 +225,11 @@ std::string EventLine(const Event& e) {
       std::string joined;
       for (const auto& x : v) {
         if (!joined.empty()) joined += ",";
-        joined += x.is_string() ? x.get<std::string>() : x.dump();
+        joined += x.is_string() ? x.get<std::string>() : Dump(x);
       }
       out << joined;
     } else {
-      out << v.dump();
+      out << Dump(v);
     }
   }
   return out.str();

@@ -24,6 +24,12 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// JSON text. Bytes that are not UTF-8 (they come from the OS: a command's output, an
+// error message naming a path) become U+FFFD instead of failing the command.
+inline std::string Dump(const nlohmann::json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 // RFC 3339 UTC, or null for 0.
 nlohmann::json TimeJson(int64_t us);
 

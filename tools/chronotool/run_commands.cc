@@ -26,7 +26,7 @@ std::string ServiceLockPath(const store::EventLog& log) { return log.dir() + "/c
 std::map<uint64_t, int64_t> StartRuns(Context& ctx, const store::EventLog& log, const State& state) {
   std::map<uint64_t, int64_t> started;
   for (uint64_t run : RunsToStart(state)) {
-    auto pid = StartShim(log.dir(), run);
+    auto pid = StartShim(log.dir(), run, /*quiet=*/true);
     if (!pid.ok()) {
       ctx.err << "chronotool: error: run " << run << ": " << pid.status().message() << "\n";
       continue;
@@ -45,8 +45,8 @@ PassOptions PassNow() {
 // The exit status that mirrors a run's end, as `timeout(1)` and shells do.
 int RunExitStatus(const RunRecord& r) {
   if (r.status == RunStatus::kSucceeded) return 0;
-  if (r.signal) return 128 + r.signal;
   if (r.status == RunStatus::kTimedOut) return 124;
+  if (r.signal) return 128 + r.signal;
   if (r.exit_code > 0) return r.exit_code;
   return 1;
 }
@@ -97,8 +97,8 @@ int RunNow(Context& ctx, const std::string& name, bool wait) {
   }
   if (!wait) {
     if (ctx.json) {
-      ctx.out << json{{"request", *seq}, {"job", name},
-                      {"served_by", service ? "service" : "chronotool"}}.dump() << "\n";
+      ctx.out << Dump(json{{"request", *seq}, {"job", name},
+                      {"served_by", service ? "service" : "chronotool"}}) << "\n";
     } else {
       ctx.out << "requested a run of job '" << name << "' (request " << *seq << ", "
               << (service ? "the service (pid " + std::to_string(*service) + ") starts it"
@@ -136,16 +136,20 @@ int RunNow(Context& ctx, const std::string& name, bool wait) {
     }
     // Our own shims are children: reap them so they do not linger as zombies, and
     // notice one that died without recording the run.
+    // A shim that exited 3 found the run already started by another process's shim.
+    std::optional<os::ReapedChild> ours;
     for (const auto& child : os::ReapChildren()) {
-      for (auto& [run, pid] : shims) {
-        if (pid == child.pid) pid = 0;
+      if (answer && shims.count(answer->id) && shims[answer->id] == child.pid &&
+          (child.signal != 0 || (child.exit_code != 0 && child.exit_code != 3))) {
+        ours = child;
       }
     }
-    if (answer && answer->status == RunStatus::kScheduled && shims.count(answer->id) &&
-        shims[answer->id] == 0) {
-      // Our shim ended and the run never started: let the next pass judge it.
+    if (ours) {
+      // Our shim died without recording the run: let a pass judge it against the log.
       PassOptions o = PassNow();
-      o.dead_shims[answer->id] = "its run shim ended before starting the run";
+      o.dead_shims[answer->id].pid = ours->pid;
+      o.dead_shims[answer->id].how = "its run shim (pid " + std::to_string(ours->pid) +
+                                     ") ended without recording the run";
       std::set<std::string> none;
       o.due_jobs = &none;
       ScheduleCache schedules;
@@ -178,8 +182,8 @@ int RunDue(Context& ctx) {
   if (ctx.json) {
     json runs = json::array();
     for (const auto& [run, pid] : started) runs.push_back({{"id", run}, {"shim_pid", pid}});
-    ctx.out << json{{"claimed", claimed}, {"skipped", skipped}, {"abandoned", abandoned},
-                    {"started", runs}}.dump() << "\n";
+    ctx.out << Dump(json{{"claimed", claimed}, {"skipped", skipped}, {"abandoned", abandoned},
+                    {"started", runs}}) << "\n";
   } else {
     ctx.out << "run-due: " << claimed << " slots claimed, " << skipped << " skipped, "
             << abandoned << " runs marked abandoned, " << started.size() << " runs started\n";
@@ -215,7 +219,7 @@ int Runs(Context& ctx, const std::string& job, const std::string& status_text,
   if (ctx.json) {
     json out = json::array();
     for (const RunRecord* r : runs) out.push_back(RunJson(*r));
-    ctx.out << out.dump() << "\n";
+    ctx.out << Dump(out) << "\n";
     return kExitOk;
   }
   if (runs.empty()) {
@@ -260,6 +264,10 @@ int Clean(Context& ctx, const std::string& unit, int64_t n) {
                                              "' (use weeks, days, hours or minutes)"));
   }
   if (n < 0) return Fail(ctx, Status::InvalidArgument("the age must not be negative"));
+  if (n > INT64_MAX / (it->second * kMicrosPerSecond) / 2) {
+    return Fail(ctx, Status::InvalidArgument("the age " + std::to_string(n) + " " + unit +
+                                             " is too large"));
+  }
   int64_t older_than = NowMicros() - n * it->second * kMicrosPerSecond;
   auto log = OpenLog(ctx, /*write=*/false);
   if (!log.ok()) return Fail(ctx, log.status());
@@ -282,8 +290,8 @@ int Clean(Context& ctx, const std::string& unit, int64_t n) {
   });
   if (!seq.ok()) return Fail(ctx, seq.status());
   if (ctx.json) {
-    ctx.out << json{{"purged", purged}, {"older_than", FormatRfc3339(older_than)},
-                    {"seq", *seq ? json(*seq) : json(nullptr)}}.dump() << "\n";
+    ctx.out << Dump(json{{"purged", purged}, {"older_than", FormatRfc3339(older_than)},
+                    {"seq", *seq ? json(*seq) : json(nullptr)}}) << "\n";
   } else {
     ctx.out << "purged the output of " << purged.size() << " runs that ended before "
             << FormatHuman(older_than) << (purged.empty() ? "" : " (event " + std::to_string(*seq) + ")")
@@ -317,8 +325,8 @@ int StatusCmd(Context& ctx) {
     json runs = json::array(), due = json::array();
     for (const RunRecord* r : active) runs.push_back(RunJson(*r));
     for (const auto& [t, name] : next) due.push_back({{"job", name}, {"at", FormatRfc3339(t)}});
-    ctx.out << json{{"data", (*log)->dir()}, {"service", svc}, {"events", state.last_seq},
-                    {"jobs", state.jobs.size()}, {"active_runs", runs}, {"next", due}}.dump()
+    ctx.out << Dump(json{{"data", (*log)->dir()}, {"service", svc}, {"events", state.last_seq},
+                    {"jobs", state.jobs.size()}, {"active_runs", runs}, {"next", due}})
             << "\n";
     return kExitOk;
   }
@@ -385,8 +393,8 @@ int Calendar(Context& ctx, const std::string& spec, const std::string& tz,
     t.Add({std::to_string(i + 1), FormatHuman(fire->at_us), local, note});
   }
   if (ctx.json) {
-    ctx.out << json{{"schedule", spec}, {"time_zone", zone}, {"from", FormatRfc3339(from)},
-                    {"fires", fires}}.dump() << "\n";
+    ctx.out << Dump(json{{"schedule", spec}, {"time_zone", zone}, {"from", FormatRfc3339(from)},
+                    {"fires", fires}}) << "\n";
   } else if (fires.empty()) {
     ctx.out << "the schedule has no fire times after " << FormatHuman(from) << "\n";
   } else {
