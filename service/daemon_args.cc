@@ -13,6 +13,7 @@ int ParseDaemonArgs(int argc, const char* const* argv, bool windows, DaemonArgs*
                "(the STOP control on Windows), leaving running jobs to finish and record "
                "themselves."};
   app.name("chronographd");
+  app.allow_windows_style_options(false);
   app.set_version_flag("--version", CHRONOGRAPH_VERSION);
   std::string data;
   app.add_option("--data", data,

@@ -120,19 +120,59 @@ std::string JobSpec::CommandLine() const {
   return out;
 }
 
+namespace {
+
+// Decodes the UTF-8 code point at name[*i], advancing *i; -1 when malformed.
+int32_t NextCodePoint(std::string_view s, size_t* i) {
+  size_t start = *i;
+  unsigned char c = s[start];
+  size_t n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xe ? 2 : (c >> 3) == 0x1e ? 3 : 4;
+  if (n == 4 || s.size() - start <= n) return -1;
+  size_t end = start + n + 1;
+  if (!IsUtf8(s.substr(start, n + 1))) return -1;
+  int32_t cp = n == 0 ? c : c & (0x3f >> n);
+  for (size_t k = start + 1; k < end; ++k) cp = (cp << 6) | (s[k] & 0x3f);
+  *i = end;
+  return cp;
+}
+
+// Letters of other scripts: from U+00C0 on, except the blocks of punctuation, symbols
+// and spaces (a close approximation without Unicode tables).
+bool IsNonAsciiLetter(int32_t cp) {
+  if (cp < 0xc0 || cp == 0xd7 || cp == 0xf7) return false;
+  if (cp >= 0x2000 && cp <= 0x2bff) return false;   // punctuation, symbols, arrows, math
+  if (cp >= 0x3000 && cp <= 0x303f) return false;   // CJK punctuation, ideographic space
+  if (cp >= 0xfe00 && cp <= 0xfe6f) return false;   // variation selectors, small forms
+  if (cp >= 0xff00 && cp <= 0xff20) return false;   // fullwidth punctuation
+  if (cp >= 0xfff0) return cp >= 0x10000 && !(cp >= 0x1f000 && cp <= 0x1faff);  // no emoji
+  return true;
+}
+
+}  // namespace
+
 Status ValidateJobName(std::string_view name) {
   if (name.empty()) return Status::InvalidArgument("job name is empty");
-  if (name.size() > kMaxJobNameLength) {
-    return Status::InvalidArgument("job name is " + std::to_string(name.size()) +
+  size_t length = 0;
+  for (size_t i = 0; i < name.size(); ++length) {
+    unsigned char c = name[i];
+    bool ok;
+    if (c < 0x80) {
+      ok = std::isalnum(c) || c == '-' || c == '_' || c == '.';
+      ++i;
+    } else {
+      ok = IsNonAsciiLetter(NextCodePoint(name, &i));
+      if (!ok) i = name.size();
+    }
+    if (!ok) {
+      return Status::InvalidArgument("job name '" + std::string(name) +
+                                     "' has an invalid character; use letters (of any "
+                                     "script), digits, '-', '_' and '.'");
+    }
+  }
+  if (length > kMaxJobNameLength) {
+    return Status::InvalidArgument("job name is " + std::to_string(length) +
                                    " characters long; at most " +
                                    std::to_string(kMaxJobNameLength) + " are allowed");
-  }
-  for (unsigned char c : name) {
-    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.')) {
-      return Status::InvalidArgument("job name '" + std::string(name) +
-                                     "' has an invalid character; use letters, digits, "
-                                     "'-', '_' and '.'");
-    }
   }
   return Status::OK();
 }

@@ -41,6 +41,8 @@ Result<std::string> CreateLockFile(const std::string& dir, const std::string& pr
 Status TouchFile(const std::string& path);
 // The file's modification time, UTC microseconds. NotFound when it does not exist.
 Result<int64_t> FileMtimeMicros(const std::string& path);
+// The file's size in bytes. NotFound when it does not exist.
+Result<uint64_t> FileSize(const std::string& path);
 // Removes a file; a missing file is not an error.
 Status RemoveFile(const std::string& path);
 
@@ -58,6 +60,12 @@ Result<std::unique_ptr<ServiceLock>> AcquireServiceLock(const std::string& path)
 std::optional<int64_t> ServiceLockHolder(const std::string& path);
 
 // ---- processes ----
+
+// This program's arguments in UTF-8 (`argv` on POSIX; on Windows, where main()'s argv
+// is in the ANSI code page, the UTF-16 command line converted). Also puts stdout and
+// stderr in binary mode (no "\r\n" for "\n", job output passed through unchanged) and a
+// console, if any, in UTF-8. Call once at the start of main().
+std::vector<std::string> ProgramArguments(int argc, char** argv);
 
 // The argv that runs `line` through the system shell: /bin/sh -c LINE (cmd /c on Windows).
 std::vector<std::string> ShellArgv(const std::string& line);
@@ -79,9 +87,13 @@ struct ReapedChild {
 std::vector<ReapedChild> ReapChildren();
 // Waits for one child started by SpawnDetached to end.
 ReapedChild WaitChild(int64_t pid);
-// HOME, USER, LOGNAME and SHELL for `user` (empty: the current user), for a job's
-// minimal environment. NotFound for an unknown user.
-Result<std::vector<std::pair<std::string, std::string>>> UserEnvironment(const std::string& user);
+// A job's minimal, stated base environment when it runs as `user` (empty: the current
+// user): on POSIX PATH, LANG=C.UTF-8, HOME, USER, LOGNAME, SHELL; on Windows PATH
+// (the system folders), SystemRoot, windir, ComSpec, PATHEXT, TEMP, TMP, USERPROFILE,
+// USERNAME, ProgramData. NotFound for an unknown user, NotSupported where another
+// user cannot be honoured.
+Result<std::vector<std::pair<std::string, std::string>>> JobBaseEnvironment(
+    const std::string& user);
 // True when a process with this pid exists on this machine.
 bool ProcessExists(int64_t pid);
 // Asks process `pid` to stop (SIGTERM; on Windows the shim's stop event).

@@ -22,12 +22,9 @@ void Log(uint64_t run_id, const std::string& msg) {
 // The command's environment: a small, stated base, then the job's additions.
 std::vector<std::pair<std::string, std::string>> JobEnvironment(const JobSpec& spec,
                                                                 const RunRecord& run) {
-  std::vector<std::pair<std::string, std::string>> env = {
-      {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-      {"LANG", "C.UTF-8"},
-  };
-  auto user_env = os::UserEnvironment(spec.run_as_user);
-  if (user_env.ok()) env.insert(env.end(), user_env->begin(), user_env->end());
+  std::vector<std::pair<std::string, std::string>> env;
+  auto base = os::JobBaseEnvironment(spec.run_as_user);
+  if (base.ok()) env = std::move(base).value();  // else the launcher reports the user
   env.push_back({"CHRONOGRAPH_JOB", spec.name});
   env.push_back({"CHRONOGRAPH_RUN_ID", std::to_string(run.id)});
   env.push_back({"CHRONOGRAPH_SCHEDULED_FOR", FormatRfc3339(run.scheduled_for_us)});

@@ -208,7 +208,12 @@ Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir, const O
   impl->actor.host = os::HostName();
   try {
     impl->env.set_max_dbs(4);
-    impl->env.set_mapsize(options.initial_map_size);
+    // Never ask for a map smaller than the file: on Windows, where the file is as large
+    // as the map, that would try to truncate a file other processes have mapped.
+    size_t map_size = options.initial_map_size;
+    auto file_size = os::FileSize(dir + "/data.mdb");
+    if (file_size.ok()) map_size = std::max<size_t>(map_size, *file_size);
+    impl->env.set_mapsize(map_size);
     impl->env.open(dir.c_str(), MDB_NOTLS, 0600);
     // A process killed inside a read transaction leaves a stale reader slot that pins
     // old pages (the file then only grows); clear those of dead processes.

@@ -15,7 +15,7 @@
 int main(int argc, char** argv) {
   try {
     cg::DaemonArgs args;
-    int rc = cg::ParseDaemonArgs(argc, argv, /*windows=*/false, &args);
+    int rc = cg::ParseDaemonArgs(argc, argv, /*windows=*/false, &args);  // POSIX argv is UTF-8
     if (rc >= 0) return rc;
     if (args.shim_run != 0) {
       cg::ShimOptions shim;

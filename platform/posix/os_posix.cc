@@ -122,6 +122,12 @@ Result<int64_t> FileMtimeMicros(const std::string& path) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000 + st.st_mtim.tv_nsec / 1000;
 }
 
+Result<uint64_t> FileSize(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return PosixError("cannot stat '" + path + "'", errno);
+  return static_cast<uint64_t>(st.st_size);
+}
+
 Status RemoveFile(const std::string& path) {
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
     return PosixError("cannot remove '" + path + "'", errno);
@@ -186,6 +192,10 @@ std::optional<int64_t> ServiceLockHolder(const std::string& path) {
 }
 
 // ---- processes ----
+
+std::vector<std::string> ProgramArguments(int argc, char** argv) {
+  return std::vector<std::string>(argv, argv + argc);
+}
 
 std::vector<std::string> ShellArgv(const std::string& line) { return {"/bin/sh", "-c", line}; }
 
@@ -259,18 +269,26 @@ ReapedChild WaitChild(int64_t pid) {
   return FromStatus(static_cast<pid_t>(pid), status);
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> UserEnvironment(const std::string& user) {
+Result<std::vector<std::pair<std::string, std::string>>> JobBaseEnvironment(
+    const std::string& user) {
+  std::vector<std::pair<std::string, std::string>> env = {
+      {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+      {"LANG", "C.UTF-8"}};
   std::vector<char> buf(16384);
   struct passwd pw;
   struct passwd* result = nullptr;
   int rc = user.empty() ? getpwuid_r(geteuid(), &pw, buf.data(), buf.size(), &result)
                         : getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &result);
   if (rc != 0 || result == nullptr) {
-    if (user.empty()) return std::vector<std::pair<std::string, std::string>>{{"HOME", "/"}};
-    return Status::NotFound("unknown user '" + user + "'");
+    if (!user.empty()) return Status::NotFound("unknown user '" + user + "'");
+    env.push_back({"HOME", "/"});
+    return env;
   }
-  return std::vector<std::pair<std::string, std::string>>{
-      {"HOME", pw.pw_dir}, {"USER", pw.pw_name}, {"LOGNAME", pw.pw_name}, {"SHELL", "/bin/sh"}};
+  env.insert(env.end(), {{"HOME", pw.pw_dir},
+                         {"USER", pw.pw_name},
+                         {"LOGNAME", pw.pw_name},
+                         {"SHELL", "/bin/sh"}});
+  return env;
 }
 
 bool ProcessExists(int64_t pid) {

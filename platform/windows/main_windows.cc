@@ -3,8 +3,6 @@
 // (--shim RUN_ID, started by the service). STOP and SHUTDOWN take the same path as
 // SIGTERM on Linux: Waiter::RequestShutdown().
 #include <windows.h>
-// After windows.h.
-#include <shellapi.h>
 
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -120,17 +118,13 @@ int RunConsole() {
 }  // namespace
 }  // namespace cg
 
-int main() {
+int main(int argc, char** argv) {
   try {
-    // UTF-16 command line to UTF-8 argv.
-    int argc = 0;
-    wchar_t** wargv = CommandLineToArgvW(GetCommandLineW(), &argc);
-    std::vector<std::string> args;
+    std::vector<std::string> args = cg::os::ProgramArguments(argc, argv);
     std::vector<const char*> argv;
-    for (int i = 0; i < argc; ++i) args.push_back(cg::platform::ToUtf8(wargv[i]));
-    LocalFree(wargv);
     for (const auto& a : args) argv.push_back(a.c_str());
-    int rc = cg::ParseDaemonArgs(argc, argv.data(), /*windows=*/true, &cg::g_args);
+    int rc = cg::ParseDaemonArgs(static_cast<int>(argv.size()), argv.data(), /*windows=*/true,
+                                 &cg::g_args);
     if (rc >= 0) return rc;
     if (cg::g_args.shim_run != 0) {
       cg::ShimOptions shim;

@@ -4,7 +4,12 @@
 #include <bcrypt.h>
 #include <knownfolders.h>
 #include <sddl.h>
+#include <shellapi.h>
 #include <shlobj.h>
+
+#include <fcntl.h>
+#include <io.h>
+#include <cstdio>
 
 #include <map>
 #include <mutex>
@@ -187,6 +192,14 @@ Result<int64_t> FileMtimeMicros(const std::string& path) {
   return FileTimeToMicros(data.ftLastWriteTime);
 }
 
+Result<uint64_t> FileSize(const std::string& path) {
+  WIN32_FILE_ATTRIBUTE_DATA data;
+  if (!GetFileAttributesExW(ToUtf16(path).c_str(), GetFileExInfoStandard, &data)) {
+    return WindowsError("cannot stat '" + path + "'", GetLastError());
+  }
+  return (static_cast<uint64_t>(data.nFileSizeHigh) << 32) | data.nFileSizeLow;
+}
+
 Status RemoveFile(const std::string& path) {
   if (!DeleteFileW(ToUtf16(path).c_str())) {
     DWORD err = GetLastError();
@@ -253,6 +266,18 @@ std::optional<int64_t> ServiceLockHolder(const std::string& path) {
 }
 
 // ---- processes ----
+
+std::vector<std::string> ProgramArguments(int, char**) {
+  _setmode(_fileno(stdout), _O_BINARY);
+  _setmode(_fileno(stderr), _O_BINARY);
+  SetConsoleOutputCP(CP_UTF8);
+  int argc = 0;
+  wchar_t** wargv = CommandLineToArgvW(GetCommandLineW(), &argc);
+  std::vector<std::string> args;
+  for (int i = 0; i < argc; ++i) args.push_back(ToUtf8(wargv[i]));
+  LocalFree(wargv);
+  return args;
+}
 
 std::vector<std::string> ShellArgv(const std::string& line) {
   return {"cmd.exe", "/d", "/s", "/c", line};
@@ -356,11 +381,15 @@ Status RequestStop(int64_t pid) {
   return Status::OK();
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> UserEnvironment(const std::string& user) {
-  if (!user.empty() && user != CurrentUserName()) {
+Result<std::vector<std::pair<std::string, std::string>>> JobBaseEnvironment(
+    const std::string& user) {
+  if (!user.empty() && _stricmp(user.c_str(), CurrentUserName().c_str()) != 0) {
     return Status::NotSupported("running a job as another user is not supported on Windows");
   }
-  std::vector<std::pair<std::string, std::string>> env;
+  std::string root = GetEnv("SystemRoot").value_or("C:\\Windows");
+  std::vector<std::pair<std::string, std::string>> env = {
+      {"PATH", root + "\\system32;" + root + ";" + root + "\\System32\\Wbem;" + root +
+                   "\\System32\\WindowsPowerShell\\v1.0"}};
   for (const char* name : {"USERPROFILE", "USERNAME", "SystemRoot", "windir", "ComSpec",
                            "PATHEXT", "TEMP", "TMP", "ProgramData"}) {
     auto v = GetEnv(name);

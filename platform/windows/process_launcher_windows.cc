@@ -34,13 +34,13 @@
 // waits on a named event for that reason, see os::RequestStop).
 
 #include <windows.h>
+// _beginthreadex
 #include <process.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -329,9 +329,8 @@ std::wstring EnvironmentBlock(const std::vector<std::pair<std::string, std::stri
   std::vector<std::pair<std::wstring, std::wstring>> vars;
   for (const auto& [name, value] : env) vars.emplace_back(ToUtf16(name), ToUtf16(value));
   std::stable_sort(vars.begin(), vars.end(), [](const auto& a, const auto& b) {
-    return CompareStringOrdinal(a.first.data(), static_cast<int>(a.first.size()),
-                                b.first.data(), static_cast<int>(b.first.size()),
-                                TRUE) == CSTR_LESS_THAN;
+    return CompareStringOrdinal(a.first.data(), static_cast<int>(a.first.size()), b.first.data(),
+                                static_cast<int>(b.first.size()), TRUE) == CSTR_LESS_THAN;
   });
   std::wstring block;
   for (size_t i = 0; i < vars.size(); ++i) {
@@ -359,7 +358,9 @@ Status MakePipe(ScopedHandle* read, ScopedHandle* write) {
   SECURITY_ATTRIBUTES inherit{sizeof(inherit), nullptr, TRUE};
   HANDLE r = nullptr;
   HANDLE w = nullptr;
-  if (!CreatePipe(&r, &w, &inherit, kPipeBufferSize)) return WindowsError("CreatePipe", GetLastError());
+  if (!CreatePipe(&r, &w, &inherit, kPipeBufferSize)) {
+    return WindowsError("CreatePipe", GetLastError());
+  }
   *read = ScopedHandle(r);
   *write = ScopedHandle(w);
   if (!SetHandleInformation(r, HANDLE_FLAG_INHERIT, 0)) {
@@ -641,7 +642,9 @@ Status WindowsChildProcess::Deliver(OutputSink* out, OutputSink* err) {
   for (int i = 0; i < 2; ++i) {
     if (ended_[i]) continue;
     PipeReader::Taken taken = readers_[i]->Take(&scratch_);
-    if (!scratch_.empty() && sinks[i] != nullptr) sinks[i]->Append(scratch_.data(), scratch_.size());
+    if (!scratch_.empty() && sinks[i] != nullptr) {
+      sinks[i]->Append(scratch_.data(), scratch_.size());
+    }
     ended_[i] = taken.ended;
     if (taken.error != 0) {
       return WindowsError("reading the output of process " + std::to_string(pid_), taken.error);
@@ -655,8 +658,8 @@ Result<bool> WindowsChildProcess::Pump(int timeout_ms, OutputSink* out, OutputSi
   const Clock::time_point deadline =
       Clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 0));
   for (;;) {
-    // The exit first: output delivered after it was noticed is then everything the
-    // child itself wrote, once the pipes are at EOF.
+    // Exit, then output: when the pipes reached EOF by the time the exit is seen, this
+    // same pass delivers the rest and returns.
     CG_RETURN_IF_ERROR(CheckExit());
     CG_RETURN_IF_ERROR(Deliver(out, err));
     const Clock::time_point now = Clock::now();
@@ -737,7 +740,9 @@ Result<std::unique_ptr<ChildProcess>> WindowsProcessLauncher::Launch(const Launc
                       env_block.data(), cwd->c_str(), &startup.StartupInfo, &pi)) {
     const DWORD error = GetLastError();
     // The directory was checked above; it may have gone since.
-    if (error == ERROR_DIRECTORY) return WindowsError("working directory '" + spec.working_dir + "'", error);
+    if (error == ERROR_DIRECTORY) {
+      return WindowsError("working directory '" + spec.working_dir + "'", error);
+    }
     return WindowsError(start, error);
   }
   ScopedHandle process(pi.hProcess);

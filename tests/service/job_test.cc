@@ -20,9 +20,20 @@ TEST(JobTest, NamesAreLettersDigitsDashUnderscoreDotUpTo100) {
   auto too_long = ValidateJobName(std::string(101, 'a'));
   EXPECT_TRUE(too_long.IsInvalidArgument());
   EXPECT_NE(too_long.message().find("101"), std::string::npos);
-  for (const char* bad : {"", "a b", "a/b", "ä", "x;y", "name\n"}) {
+  for (const char* bad : {"", "a b", "a/b", "x;y", "name\n", "a\xc2\xa0" "b" /* nbsp */,
+                          "\xe2\x80\x94" /* em dash */, "\xf0\x9f\x98\x80" /* emoji */,
+                          "\xc3" /* truncated */, "a\xff"}) {
     EXPECT_TRUE(ValidateJobName(bad).IsInvalidArgument()) << bad;
   }
+  // Letters of any script; the limit counts characters, not bytes.
+  for (const char* good : {"r\xc3\xa9sum\xc3\xa9", "\xd0\xbe\xd1\x82\xd1\x87\xd1\x91\xd1\x82",
+                           "\xe6\x97\xa5\xe6\x8a\xa5-2", "caf\xc3\xa9.v1"}) {
+    EXPECT_TRUE(ValidateJobName(good).ok()) << good;
+  }
+  std::string hundred;
+  for (int i = 0; i < 100; ++i) hundred += "\xc3\xa9";
+  EXPECT_TRUE(ValidateJobName(hundred).ok());
+  EXPECT_TRUE(ValidateJobName(hundred + "\xc3\xa9").IsInvalidArgument());
 }
 
 TEST(JobTest, RejectsEmptyCommands) {

@@ -20,7 +20,10 @@ long StartProgram(const std::vector<std::string>& argv);
 // Waits for a program started by StartProgram; its exit code (-1: killed by a signal).
 int WaitProgram(long id);
 
-// $CG_BIN_DIR/name: the programs built by this tree.
+// Sets (or, with an empty value, removes) a variable of this process's environment.
+void SetEnv(const std::string& name, const std::string& value);
+
+// $CG_BIN_DIR/name: the programs built by this tree (".exe" added on Windows).
 std::string BinPath(const std::string& name);
 
 // A fresh, empty directory under the system's temp dir, removed by the destructor.

@@ -87,6 +87,14 @@ int WaitProgram(long id) {
   return ExitCode(status);
 }
 
+void SetEnv(const std::string& name, const std::string& value) {
+  if (value.empty()) {
+    unsetenv(name.c_str());
+  } else {
+    setenv(name.c_str(), value.c_str(), 1);
+  }
+}
+
 std::string BinPath(const std::string& name) {
   const char* dir = getenv("CG_BIN_DIR");
   return std::string(dir ? dir : ".") + "/" + name;

@@ -125,6 +125,11 @@ int WaitProgram(long id) {
   return ExitCodeOf(h);
 }
 
+void SetEnv(const std::string& name, const std::string& value) {
+  SetEnvironmentVariableW(platform::ToUtf16(name).c_str(),
+                          value.empty() ? nullptr : platform::ToUtf16(value).c_str());
+}
+
 std::string BinPath(const std::string& name) {
   const char* dir = getenv("CG_BIN_DIR");
   return std::string(dir ? dir : ".") + "/" + name + ".exe";

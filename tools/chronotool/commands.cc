@@ -68,7 +68,8 @@ struct JobOptions {
 };
 
 void AddJobOptions(CLI::App* cmd, JobOptions* o, bool edit) {
-  cmd->add_option("name", o->name, "job name: letters, digits, '-', '_', '.'; at most 100")
+  cmd->add_option("name", o->name,
+                  "job name: letters (of any script), digits, '-', '_', '.'; at most 100")
       ->required();
   o->o_schedule = cmd->add_option(
       "--schedule", o->schedule,
@@ -485,6 +486,7 @@ int Main(int argc, char** argv, std::ostream& out, std::ostream& err) {
                "Exit status: 0 success, 1 the command ran and found a problem, "
                "2 usage error or invalid input (nothing written)."};
   app.name("chronotool");
+  app.allow_windows_style_options(false);  // "/path" is an argument on every OS
   app.set_version_flag("--version", CHRONOGRAPH_VERSION);
   app.require_subcommand(1);
   app.fallthrough();

@@ -6,20 +6,23 @@
 // --test-close-on-exec-helper): a static initializer runs the helper before gtest's
 // main, so the job needs no environment variable and can be given an empty one.
 #include <windows.h>
-#include <tlhelp32.h>
-// shellapi.h needs windows.h first.
+// These need windows.h first.
 #include <shellapi.h>
+#include <tlhelp32.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cwchar>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "platform/windows/utf_windows.h"
@@ -118,8 +121,10 @@ HANDLE HandleFromArg(const std::wstring& arg) {
 //   args A...           its arguments after MODE, one a line
 //   self                the path of its executable
 //   stdin               "type: N" (GetFileType of stdin) and "read: N" (bytes read)
-//   handles EV FILE P   whether handle values EV (an event) and FILE (the file P) of the
-//                       parent are valid here
+//   handles EV FILE P   signals the parent's event EV if that handle value is valid
+//                       here, and tells whether handle value FILE is the file P (handle
+//                       values alone prove nothing: the job has low-numbered handles of
+//                       its own, which may coincide with the parent's)
 //   spawn I THEN        starts a grandchild sleeping 60 s (inheriting stdio if I is 1),
 //                       prints its pid and "ready"; THEN = exit (exit 0) or sleep
 //   sleep MS            sleeps
@@ -167,14 +172,13 @@ HANDLE HandleFromArg(const std::wstring& arg) {
     char buf[16];
     DWORD n = 0;
     BOOL ok = ReadFile(in, buf, sizeof(buf), &n, nullptr);
-    Out("type: " + std::to_string(GetFileType(in)) + "\n" + "read: " +
-        (ok ? std::to_string(n) : "error " + std::to_string(GetLastError())) + "\n");
+    Out("type: " + std::to_string(GetFileType(in)) + "\n" +
+        "read: " + (ok ? std::to_string(n) : "error " + std::to_string(GetLastError())) + "\n");
   } else if (mode == L"handles") {
     DWORD flags = 0;
-    Out(std::string("event: ") +
-        (GetHandleInformation(HandleFromArg(arg(1)), &flags) ? "valid" : "invalid") + "\n");
-    Out(std::string("file: ") + (RefersToFile(HandleFromArg(arg(2)), arg(3)) ? "leaked" : "absent") +
-        "\n");
+    if (GetHandleInformation(HandleFromArg(arg(1)), &flags)) SetEvent(HandleFromArg(arg(1)));
+    Out(std::string("file: ") +
+        (RefersToFile(HandleFromArg(arg(2)), arg(3)) ? "leaked" : "absent") + "\n");
   } else if (mode == L"spawn") {
     DWORD pid = SpawnSelf(L"sleep 60000", arg(1) == L"1");
     Out(std::to_string(pid) + "\nready\n");
@@ -316,8 +320,8 @@ class ProcessRef {
 };
 
 void WriteWholeFile(const std::string& path, const std::string& text) {
-  HANDLE h = CreateFileW(ToUtf16(path).c_str(), GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS, 0,
-                         nullptr);
+  HANDLE h =
+      CreateFileW(ToUtf16(path).c_str(), GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS, 0, nullptr);
   ASSERT_NE(h, INVALID_HANDLE_VALUE) << path;
   DWORD n = 0;
   EXPECT_TRUE(WriteFile(h, text.data(), static_cast<DWORD>(text.size()), &n, nullptr));
@@ -423,6 +427,25 @@ TEST_F(ProcessLauncherTest, LargeOutputOnBothStreamsKeepsHeadTailAndExactTotal) 
   EXPECT_EQ(err.total(), kBytes);
 }
 
+TEST_F(ProcessLauncherTest, AJobNobodyPumpsBlocksInsteadOfFillingMemory) {
+  // Unread output stays in the pipe (and at most a bounded buffer), as on POSIX: the
+  // job waits in WriteFile until Pump takes it.
+  constexpr size_t kBytes = 8000000;
+  std::unique_ptr<ChildProcess> child = Start(Helper("flood", {std::to_string(kBytes)}));
+  ASSERT_NE(child, nullptr);
+  std::this_thread::sleep_for(milliseconds(1500));
+  HANDLE process = OpenProcess(SYNCHRONIZE, FALSE, static_cast<DWORD>(child->pid()));
+  ASSERT_NE(process, nullptr);
+  EXPECT_EQ(WaitForSingleObject(process, 0), static_cast<DWORD>(WAIT_TIMEOUT))
+      << "the job wrote everything without anyone reading";
+  CloseHandle(process);
+  CappedOutput out;
+  CappedOutput err;
+  ASSERT_TRUE(PumpUntilDone(child.get(), &out, &err, milliseconds(60000)));
+  EXPECT_EQ(out.total(), 6u + kBytes + 4u);
+  EXPECT_EQ(err.total(), kBytes);
+}
+
 // ---- What the job gets --------------------------------------------------------------------
 
 TEST_F(ProcessLauncherTest, EnvironmentIsExactlyTheGivenOneSortedAsWindowsWants) {
@@ -442,8 +465,8 @@ TEST_F(ProcessLauncherTest, EnvironmentIsExactlyTheGivenOneSortedAsWindowsWants)
 }
 
 TEST_F(ProcessLauncherTest, ArgumentsRoundTripThroughTheCommandLine) {
-  const std::vector<std::string> args = {kNonAscii, "", "two words", "quote\"inside",
-                                         "trailing\\", "back\\\\\"slashes", "tab\there"};
+  const std::vector<std::string> args = {
+      kNonAscii, "", "two words", "quote\"inside", "trailing\\", "back\\\\\"slashes", "tab\there"};
   Ran ran = Run(Helper("args", args));
   ASSERT_TRUE(ran.done);
   std::string expected;
@@ -479,7 +502,7 @@ TEST_F(ProcessLauncherTest, StdinIsTheNullDevice) {
 TEST_F(ProcessLauncherTest, NoHandleIsInherited) {
   // Inheritable handles, as careless code in the service might create them.
   SECURITY_ATTRIBUTES inherit{sizeof(inherit), nullptr, TRUE};
-  HANDLE event = CreateEventW(&inherit, TRUE, TRUE, nullptr);
+  HANDLE event = CreateEventW(&inherit, TRUE, FALSE, nullptr);
   ASSERT_NE(event, nullptr);
   testing::TempDir dir;
   const std::wstring path = ToUtf16(dir.Sub("inherited.txt"));
@@ -489,15 +512,27 @@ TEST_F(ProcessLauncherTest, NoHandleIsInherited) {
   DWORD flags = 0;
   ASSERT_TRUE(GetHandleInformation(event, &flags));
   ASSERT_TRUE(flags & HANDLE_FLAG_INHERIT);
+  const std::vector<std::string> args = {
+      "handles", std::to_string(reinterpret_cast<uintptr_t>(event)),
+      std::to_string(reinterpret_cast<uintptr_t>(file)), ToUtf8(path)};
 
-  Ran ran = Run(Helper("handles", {std::to_string(reinterpret_cast<uintptr_t>(event)),
-                                   std::to_string(reinterpret_cast<uintptr_t>(file)),
-                                   ToUtf8(path)}));
-  CloseHandle(event);
-  CloseHandle(file);
+  LaunchSpec spec = Helper(args[0], {args[1], args[2], args[3]});
+  Ran ran = Run(spec);
   ASSERT_TRUE(ran.done);
   EXPECT_EQ(ran.info.exit_code, 0) << ran.err;
-  EXPECT_EQ(ran.out, "event: invalid\nfile: absent\n");
+  EXPECT_EQ(ran.out, "file: absent\n");
+  EXPECT_EQ(WaitForSingleObject(event, 0), static_cast<DWORD>(WAIT_TIMEOUT))
+      << "the job could signal our event";
+
+  // The check itself, against a launch that does let every inheritable handle through
+  // (CreateProcessW with bInheritHandles and no handle list).
+  std::vector<std::string> argv = {SelfPath(), ToUtf8(kHelperFlag)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  testing::RunOutput leaky = testing::RunProgram(argv);
+  EXPECT_EQ(leaky.out, "file: leaked\n") << leaky.err;
+  EXPECT_EQ(WaitForSingleObject(event, 0), static_cast<DWORD>(WAIT_OBJECT_0));
+  CloseHandle(event);
+  CloseHandle(file);
 }
 
 TEST_F(ProcessLauncherTest, LaunchIsThreadSafe) {
@@ -649,8 +684,7 @@ TEST_F(PathTest, WithoutPathInTheEnvironmentUsesThisProcesssPath) {
 
 TEST_F(PathTest, RelativeProgramIsRelativeToTheWorkingDirectory) {
   const std::string leaf = bin_.substr(bin_.find_last_of('\\') + 1);
-  const std::vector<std::string> names = {".\\myprog.exe", "./myprog",
-                                         "..\\" + leaf + "\\myprog"};
+  const std::vector<std::string> names = {".\\myprog.exe", "./myprog", "..\\" + leaf + "\\myprog"};
   for (const std::string& argv0 : names) {
     LaunchSpec spec = Prog(argv0, "self");
     spec.working_dir = bin_;
@@ -783,6 +817,7 @@ TEST_F(ProcessLauncherTest, LeavesNoHandleOrThreadBehind) {
   DWORD handles_before = 0;
   ASSERT_TRUE(GetProcessHandleCount(GetCurrentProcess(), &handles_before));
   const size_t threads_before = ThreadCount();
+  ASSERT_GT(threads_before, 0u);
   Run(Helper("print"));
   {
     std::unique_ptr<ChildProcess> child = Start(Helper("sleep", {"60000"}));
