@@ -88,4 +88,8 @@ class ProcessLauncher {
 
 std::unique_ptr<ProcessLauncher> NewProcessLauncher();  // defined once per platform
 
+// The checks every launcher makes before starting anything: a non-empty program, no
+// NUL byte anywhere, environment names without '='. InvalidArgument naming the part.
+Status ValidateLaunchSpec(const LaunchSpec& spec);
+
 }  // namespace cg

@@ -125,25 +125,6 @@ Status SetNonBlocking(int fd) {
   return Status::OK();
 }
 
-bool HasNul(const std::string& s) { return s.find('\0') != std::string::npos; }
-
-Status ValidateSpec(const LaunchSpec& spec) {
-  if (spec.argv.empty() || spec.argv[0].empty()) {
-    return Status::InvalidArgument("cannot start an empty command");
-  }
-  for (const std::string& arg : spec.argv) {
-    if (HasNul(arg)) return Status::InvalidArgument("command argument contains a NUL byte");
-  }
-  for (const auto& [name, value] : spec.env) {
-    if (name.empty() || name.find('=') != std::string::npos || HasNul(name) || HasNul(value)) {
-      return Status::InvalidArgument("invalid environment variable '" + name + "'");
-    }
-  }
-  if (HasNul(spec.working_dir) || HasNul(spec.run_as_user)) {
-    return Status::InvalidArgument("working directory or user contains a NUL byte");
-  }
-  return Status::OK();
-}
 
 // ---- Program lookup ---------------------------------------------------------------
 
@@ -567,7 +548,7 @@ class PosixProcessLauncher final : public ProcessLauncher {
 };
 
 Result<std::unique_ptr<ChildProcess>> PosixProcessLauncher::Launch(const LaunchSpec& spec) {
-  CG_RETURN_IF_ERROR(ValidateSpec(spec));
+  CG_RETURN_IF_ERROR(ValidateLaunchSpec(spec));
   Result<std::string> path = ResolveProgram(spec);
   if (!path.ok()) return path.status();
   Result<Identity> identity = ResolveIdentity(spec.run_as_user);

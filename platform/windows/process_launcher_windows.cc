@@ -104,25 +104,6 @@ class ScopedHandle final {
   HANDLE h_ = nullptr;
 };
 
-bool HasNul(const std::string& s) { return s.find('\0') != std::string::npos; }
-
-Status ValidateSpec(const LaunchSpec& spec) {
-  if (spec.argv.empty() || spec.argv[0].empty()) {
-    return Status::InvalidArgument("cannot start an empty command");
-  }
-  for (const std::string& arg : spec.argv) {
-    if (HasNul(arg)) return Status::InvalidArgument("command argument contains a NUL byte");
-  }
-  for (const auto& [name, value] : spec.env) {
-    if (name.empty() || name.find('=') != std::string::npos || HasNul(name) || HasNul(value)) {
-      return Status::InvalidArgument("invalid environment variable '" + name + "'");
-    }
-  }
-  if (HasNul(spec.working_dir) || HasNul(spec.run_as_user)) {
-    return Status::InvalidArgument("working directory or user contains a NUL byte");
-  }
-  return Status::OK();
-}
 
 // Windows compares user and environment variable names without regard to case.
 bool SameNameIgnoringCase(const std::wstring& a, const std::wstring& b) {
@@ -701,7 +682,7 @@ class WindowsProcessLauncher final : public ProcessLauncher {
 };
 
 Result<std::unique_ptr<ChildProcess>> WindowsProcessLauncher::Launch(const LaunchSpec& spec) {
-  CG_RETURN_IF_ERROR(ValidateSpec(spec));
+  CG_RETURN_IF_ERROR(ValidateLaunchSpec(spec));
   CG_RETURN_IF_ERROR(CheckUser(spec.run_as_user));
   Result<std::wstring> cwd = ResolveWorkingDir(spec.working_dir);
   if (!cwd.ok()) return cwd.status();

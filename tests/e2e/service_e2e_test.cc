@@ -16,14 +16,13 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "tests/util/subprocess.h"
+#include "tests/util/tool_fixture.h"
 
 namespace cg {
 namespace {
 
 using nlohmann::json;
 using testing::RunOutput;
-using testing::TempDir;
 
 bool WaitFor(const std::function<bool()>& cond, double seconds) {
   auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
@@ -38,7 +37,7 @@ void Sleep(double seconds) {
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
 }
 
-class ServiceTest : public ::testing::Test {
+class ServiceTest : public testing::ToolTest {
  protected:
   ~ServiceTest() override {
     if (service_pid_ > 0) {
@@ -49,15 +48,6 @@ class ServiceTest : public ::testing::Test {
     WaitFor([&] { return ActiveRuns() == 0; }, 15);
   }
 
-  RunOutput Tool(std::vector<std::string> args) {
-    args.insert(args.begin(), {testing::BinPath("chronotool"), "--data", data_});
-    return testing::RunProgram(args);
-  }
-  std::string Ok(const std::vector<std::string>& args) {
-    RunOutput r = Tool(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.out;
-  }
   void StartService(const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv = {testing::BinPath("chronographd"), "--data", data_,
                                      "--log-level", "warn"};
@@ -120,8 +110,6 @@ class ServiceTest : public ::testing::Test {
     }
   }
 
-  TempDir tmp_;
-  std::string data_ = tmp_.Sub("data");
   long service_pid_ = 0;
 };
 

@@ -6,27 +6,16 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
-#include "tests/util/subprocess.h"
+#include "tests/util/tool_fixture.h"
 
 namespace cg {
 namespace {
 
 using nlohmann::json;
 using testing::RunOutput;
-using testing::TempDir;
 
-class ChronotoolTest : public ::testing::Test {
+class ChronotoolTest : public testing::ToolTest {
  protected:
-  RunOutput Tool(std::vector<std::string> args) {
-    args.insert(args.begin(), {testing::BinPath("chronotool"), "--data", data_});
-    return testing::RunProgram(args);
-  }
-  // Runs and expects success.
-  std::string Ok(const std::vector<std::string>& args) {
-    RunOutput r = Tool(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.out;
-  }
   // The number of events in the log (0 when it does not exist yet).
   size_t EventCount() {
     if (!std::filesystem::exists(data_)) return 0;
@@ -40,9 +29,6 @@ class ChronotoolTest : public ::testing::Test {
         "--env", "B=x=y", "--fail-on-stderr", "--description", "nightly backup", "--",
         "/usr/bin/backup", "--all", "-v"});
   }
-
-  TempDir tmp_;
-  std::string data_ = tmp_.Sub("data");
 };
 
 TEST_F(ChronotoolTest, AddShowsEveryFieldInJson) {

@@ -8,34 +8,18 @@
 #include <stdexcept>
 #include <thread>
 
+#include "platform/windows/os_windows_internal.h"
 #include "platform/windows/utf_windows.h"
 #include "tests/util/subprocess.h"
 
 namespace cg::testing {
 namespace {
 
-std::wstring Quote(const std::wstring& arg) {
-  if (!arg.empty() && arg.find_first_of(L" \t\n\v\"") == std::wstring::npos) return arg;
-  std::wstring out = L"\"";
-  size_t backslashes = 0;
-  for (wchar_t c : arg) {
-    if (c == L'\\') {
-      ++backslashes;
-      continue;
-    }
-    out.append(c == L'"' ? backslashes * 2 + 1 : backslashes, L'\\');
-    backslashes = 0;
-    out += c;
-  }
-  out.append(backslashes * 2, L'\\');
-  return out + L"\"";
-}
-
 std::wstring CommandLine(const std::vector<std::string>& argv) {
   std::wstring line;
   for (const auto& a : argv) {
     if (!line.empty()) line += L' ';
-    line += Quote(platform::ToUtf16(a));
+    line += os::QuoteArgW(platform::ToUtf16(a));
   }
   return line;
 }

@@ -12,14 +12,13 @@
 #include <thread>
 
 #include "platform/windows/utf_windows.h"
-#include "tests/util/subprocess.h"
+#include "tests/util/tool_fixture.h"
 
 namespace cg {
 namespace {
 
 using nlohmann::json;
 using testing::RunOutput;
-using testing::TempDir;
 
 std::string WinPath(std::string p) {
   for (char& c : p) {
@@ -28,21 +27,10 @@ std::string WinPath(std::string p) {
   return p;
 }
 
-class WindowsE2eTest : public ::testing::Test {
+class WindowsE2eTest : public testing::ToolTest {
  protected:
-  RunOutput Tool(std::vector<std::string> args) {
-    args.insert(args.begin(), {testing::BinPath("chronotool"), "--data", data_});
-    return testing::RunProgram(args);
-  }
-  std::string Ok(const std::vector<std::string>& args) {
-    RunOutput r = Tool(args);
-    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-    return r.out;
-  }
+  WindowsE2eTest() { data_ = WinPath(data_); }
   std::string Helper() { return WinPath(testing::BinPath("tree_helper")); }
-
-  TempDir tmp_;
-  std::string data_ = WinPath(tmp_.Sub("data"));
 };
 
 TEST_F(WindowsE2eTest, ServiceThroughTheScmRunsAJob) {
