@@ -14,6 +14,7 @@ packages=(
   libssl-dev                             # SHA-256 for the hash chain (libcrypto)
   libsystemd-dev                         # sd_notify for Type=notify
   libgtest-dev googletest                # tests
+  libbenchmark-dev                       # micro benchmarks (bench/, scripts/bench.sh)
   python3 python3-dateutil python3-croniter  # independent schedule oracles for tests
   g++-mingw-w64-x86-64 wine wine64       # the Windows build, tested under wine
   msitools wixl wixl-data                # the Windows installer (MSI)

@@ -199,6 +199,9 @@ Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir, const O
       return Status::NotFound("no chronograph data directory at '" + dir + "'");
     }
     CG_RETURN_IF_ERROR(os::CreatePrivateDirectory(dir));
+  } else if (!options.create_if_missing && !os::FileSize(dir + "/data.mdb").ok()) {
+    // A reader must not leave an empty environment behind in someone's directory.
+    return Status::NotFound("no chronograph event log in '" + dir + "'");
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;

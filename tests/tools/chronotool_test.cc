@@ -265,6 +265,12 @@ TEST_F(ChronotoolTest, ReadingAMissingDataDirectoryCreatesNothing) {
   EXPECT_FALSE(std::filesystem::exists(data_));
   EXPECT_EQ(Tool({"job", "edit", "x", "--timeout", "5s"}).exit_code, 1);
   EXPECT_FALSE(std::filesystem::exists(data_));
+  // Nor in an existing, empty directory.
+  std::filesystem::create_directory(data_);
+  RunOutput empty = Tool({"runs"});
+  EXPECT_EQ(empty.exit_code, 1);
+  EXPECT_NE(empty.err.find("no chronograph event log"), std::string::npos) << empty.err;
+  EXPECT_TRUE(std::filesystem::is_empty(data_));
 }
 
 TEST_F(ChronotoolTest, DataDirectoryFromTheEnvironment) {

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Builds the benchmarks (build-bench/, -j2) and runs them, printing for each figure ours,
+# a reference measured in the same run, and their ratio (issue 5; bench/RESULTS.md).
+# Compiles first, then measures: nothing is built while a benchmark runs.
+#   BENCH_JOBS=20 BENCH_SECONDS=30 BENCH_EVENTS=1000000 scripts/bench.sh
+# Options: --no-build (use build-bench as it is), --only "lateness runnow eventlog
+# throughput micro".
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BUILD="$ROOT/build-bench"
+B="$BUILD/bin"
+JOBS=${BENCH_JOBS:-50}            # jobs on a one-second schedule (as the issue)
+SECONDS_LATE=${BENCH_SECONDS:-30} # lateness window (the issue says 60)
+EVENTS=${BENCH_EVENTS:-1000000}   # events replayed
+THRU_SECONDS=${BENCH_THROUGHPUT_SECONDS:-20}
+STATS="python3 $ROOT/bench/stats.py"
+
+build=1
+only="lateness runnow eventlog throughput micro"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-build) build=0 ;;
+    --only) only="$2"; shift ;;
+    *) echo "usage: scripts/bench.sh [--no-build] [--only \"lateness runnow ...\"]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ "$build" = 1 ]; then
+  echo "== build (build-bench, RelWithDebInfo, -j2)"
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHRONOGRAPH_BENCH=ON \
+    -DCHRONOGRAPH_TESTS=OFF >/dev/null
+  cmake --build "$BUILD" -j2 >/dev/null
+fi
+
+TMP="$(mktemp -d /tmp/chronograph-bench.XXXXXX)"
+SVC_PID=""
+cleanup() {
+  if [ -n "$SVC_PID" ]; then kill -TERM "$SVC_PID" 2>/dev/null || true; wait "$SVC_PID" 2>/dev/null || true; fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+now_us() { date +%s%6N; }
+
+# start_service DATA: chronographd in the background, waiting until it has replayed.
+start_service() {
+  "$B/chronographd" --data "$1" --log-level warn 2>"$1.log" &
+  SVC_PID=$!
+  for _ in $(seq 100); do
+    if "$B/chronotool" --data "$1" status 2>/dev/null | grep -q "^service: *running"; then return 0; fi
+    sleep 0.1
+  done
+  echo "chronographd did not start" >&2; cat "$1.log" >&2; exit 1
+}
+stop_service() {
+  kill -TERM "$SVC_PID"; wait "$SVC_PID" || true; SVC_PID=""
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r)"
+echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+
+if [[ " $only " == *" lateness "* ]]; then
+  echo
+  echo "== 1. start lateness: $JOBS jobs on '* * * * * *' for $SECONDS_LATE s, vs a bare clock_nanosleep(TIMER_ABSTIME) loop"
+  D="$TMP/late"
+  for i in $(seq 1 "$JOBS"); do
+    "$B/chronotool" --data "$D" job add "j$i" --schedule "* * * * * *" -- "$B/bench_stamp" "$TMP/late.stamps" >/dev/null
+  done
+  start_service "$D"
+  sleep 3  # past start-up and the first catch-up runs
+  w0=$(( ($(now_us) / 1000000 + 1) * 1000000 ))
+  "$B/bench_ticker" "$SECONDS_LATE" >"$TMP/ticker.txt" &
+  TICK=$!
+  wait "$TICK"
+  w1=$(( w0 + SECONDS_LATE * 1000000 ))
+  sleep 2  # let the last slots' runs start
+  stop_service
+  $STATS lateness "$TMP/late.stamps" "$TMP/ticker.txt" "$w0" "$w1" "$JOBS" "$SECONDS_LATE"
+fi
+
+if [[ " $only " == *" runnow "* ]]; then
+  echo
+  echo "== 2. run-now latency: 50 x 'chronotool run' (no --wait), return -> job start, vs posix_spawn -> start"
+  D="$TMP/runnow"
+  "$B/chronotool" --data "$D" job add idle --schedule "0 0 1 1 *" -- "$B/bench_stamp" "$TMP/runnow.stamps" >/dev/null
+  start_service "$D"
+  sleep 1
+  "$B/bench_runnow" "$B/chronotool" "$D" idle "$TMP/runnow.stamps" 50 300 >"$TMP/runnow.txt"
+  stop_service
+  "$B/bench_spawnref" stamp "$B/bench_stamp" "$TMP/spawn.stamps" 50 >"$TMP/spawn.t0"
+  $STATS runnow "$TMP/runnow.txt" "$TMP/spawn.t0" "$TMP/spawn.stamps"
+fi
+
+if [[ " $only " == *" eventlog "* ]]; then
+  echo
+  echo "== 3. event log (durable: one LMDB write transaction + fsync per append)"
+  E="$B/bench_eventlog"
+  $E append "$TMP/ev-a1" 5 1 >"$TMP/a1"
+  $E raw-append "$TMP/ev-r1" 5 1 >"$TMP/r1"
+  $E append "$TMP/ev-a4" 5 4 >"$TMP/a4"
+  $E raw-append "$TMP/ev-r4" 5 4 >"$TMP/r4"
+  $E fill "$TMP/ev-fill" "$EVENTS" >/dev/null
+  for i in 1 2 3; do
+    $E replay "$TMP/ev-fill" >"$TMP/replay$i"
+    $E rawscan "$TMP/ev-fill" >"$TMP/scan$i"
+  done
+  replay=$($STATS median "$TMP"/replay?)
+  scan=$($STATS median "$TMP"/scan?)
+  printf "  %-34s %14s %14s %8s\n" "" "ours" "reference" "ratio"
+  $STATS row "append, 1 process (events/s)" "$(cut -d' ' -f1 "$TMP/a1")" "$(cut -d' ' -f1 "$TMP/r1")" "vs raw LMDB put+commit"
+  $STATS row "append, 4 processes (events/s)" "$(cut -d' ' -f1 "$TMP/a4")" "$(cut -d' ' -f1 "$TMP/r4")" "vs raw LMDB put+commit"
+  $STATS row "replay of $EVENTS events (events/s)" "$replay" "$scan" "vs raw cursor scan (median of 3)"
+  python3 - "$replay" "$scan" <<'PY'
+import sys
+r, s = float(sys.argv[1]), float(sys.argv[2])
+ok = r >= 1e6 and r >= 0.3 * s
+print(f"  goal replay >= 1,000,000 events/s and >= 30% of the raw scan: {'MET' if ok else 'MISSED'}"
+      f" ({r:,.0f}/s, {100 * r / s:.1f}% of the scan)")
+PY
+fi
+
+if [[ " $only " == *" throughput "* ]]; then
+  echo
+  echo "== 4. launch throughput: run-now requests for /bin/true (4 jobs, one request each outstanding) for $THRU_SECONDS s, vs bare posix_spawn+waitpid"
+  D="$TMP/thru"
+  for j in 0 1 2 3; do
+    "$B/chronotool" --data "$D" job add "t$j" --schedule "0 0 1 1 *" -- /bin/true >/dev/null
+  done
+  start_service "$D"
+  sleep 1
+  "$B/bench_throughput" "$D" "$THRU_SECONDS" 4 >"$TMP/thru.txt" 2>/dev/null
+  stop_service
+  "$B/bench_spawnref" true 5 1 >"$TMP/spawn1"
+  "$B/bench_spawnref" true 5 2 >"$TMP/spawn2"
+  read -r ours n _ failed <"$TMP/thru.txt"
+  s1=$(cut -d' ' -f1 "$TMP/spawn1"); s2=$(cut -d' ' -f1 "$TMP/spawn2")
+  echo "  runs finished in the window: $n ($failed not succeeded)"
+  printf "  %-34s %14s %14s %8s\n" "" "ours" "reference" "ratio"
+  $STATS row "runs/s vs bare, 1 in flight" "$ours" "$s1" ""
+  $STATS row "runs/s vs bare, 2 in flight" "$ours" "$s2" ""
+  python3 -c "import sys; o,s=float(sys.argv[1]),float(sys.argv[2]); print(f'  goal >= 50% of the bare rate with two in flight: {\"MET\" if o >= 0.5*s else \"MISSED\"} ({100*o/s:.1f}%)')" "$ours" "$s2"
+fi
+
+if [[ " $only " == *" micro "* ]]; then
+  echo
+  echo "== 5. micro benchmarks (Google Benchmark)"
+  if [ -x "$B/bench_micro" ]; then
+    "$B/bench_micro" --benchmark_min_time=0.2 2>&1 | sed 's/^/  /'
+  else
+    echo "  not built (libbenchmark-dev missing)"
+  fi
+fi
