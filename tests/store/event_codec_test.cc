@@ -190,5 +190,20 @@ TEST(EventCodecTest, Crc32cKnownValues) {
   EXPECT_EQ(crc32c::Unmask(crc32c::Mask(0x12345678u)), 0x12345678u);
 }
 
+TEST(EventCodecTest, Crc32cHardwareAndTableAgree) {
+  std::string data;
+  for (int i = 0; i < 4096; ++i) data += static_cast<char>((i * 131 + 7) & 0xff);
+  for (size_t start : {0, 1, 3, 7}) {
+    for (size_t len : {0, 1, 7, 8, 9, 63, 64, 1000, 4000}) {
+      if (start + len > data.size()) continue;
+      EXPECT_EQ(crc32c::Value(data.data() + start, len),
+                crc32c::internal::ExtendPortableForTest(0, data.data() + start, len))
+          << start << "+" << len;
+      EXPECT_EQ(crc32c::Extend(0x1234u, data.data() + start, len),
+                crc32c::internal::ExtendPortableForTest(0x1234u, data.data() + start, len));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cg::store
