@@ -33,6 +33,23 @@ bool WaitFor(const std::function<bool()>& cond, double seconds) {
   return cond();
 }
 
+pid_t PidFrom(const std::string& pidfile) {
+  std::ifstream in(pidfile);
+  pid_t pid = 0;
+  in >> pid;
+  return pid;
+}
+
+// True when process `pid` is gone (or a zombie: dead, not yet reaped by its new
+// parent) within `seconds`.
+bool EndsWithin(pid_t pid, double seconds) {
+  return WaitFor([&] {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string field_pid, comm, state;
+    return !(stat >> field_pid >> comm >> state) || state == "Z";
+  }, seconds);
+}
+
 void Sleep(double seconds) {
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
 }
@@ -267,15 +284,9 @@ TEST_F(ServiceTest, TimeoutKillsTheWholeTree) {
   json runs = Runs("hang");
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0]["status"], "timed_out");
-  std::ifstream in(pidfile);
-  pid_t grandchild = 0;
-  in >> grandchild;
+  pid_t grandchild = PidFrom(pidfile);
   ASSERT_GT(grandchild, 0);
-  EXPECT_TRUE(WaitFor([&] {
-    std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
-    std::string pid, comm, state;
-    return !(stat >> pid >> comm >> state) || state == "Z";
-  }, 5)) << "the grandchild survived the timeout";
+  EXPECT_TRUE(EndsWithin(grandchild, 5)) << "the grandchild survived the timeout";
 }
 
 TEST_F(ServiceTest, TimeoutAlsoKillsGroupMembersThatIgnoreSigterm) {
@@ -284,15 +295,9 @@ TEST_F(ServiceTest, TimeoutAlsoKillsGroupMembersThatIgnoreSigterm) {
       "sh -c 'trap \"\" TERM; echo $$ > " + pidfile + "; exec sleep 300' & sleep 300"});
   RunOutput r = Tool({"run", "stubborn", "--wait"});
   EXPECT_EQ(r.exit_code, 124) << r.err;
-  std::ifstream in(pidfile);
-  pid_t stubborn = 0;
-  in >> stubborn;
+  pid_t stubborn = PidFrom(pidfile);
   ASSERT_GT(stubborn, 0);
-  EXPECT_TRUE(WaitFor([&] {
-    std::ifstream stat("/proc/" + std::to_string(stubborn) + "/stat");
-    std::string pid, comm, state;
-    return !(stat >> pid >> comm >> state) || state == "Z";
-  }, 5)) << "a member of the job's process group outlived the timeout";
+  EXPECT_TRUE(EndsWithin(stubborn, 5)) << "a member of the job's process group outlived the timeout";
 }
 
 TEST_F(ServiceTest, RunWaitWithAndWithoutService) {
