@@ -196,6 +196,13 @@ else
     check_fail "the job did not write C:\\msi-test.txt"
   echo "run succeeded"
 fi
+# The run's shim (chronographd.exe --shim) records the end of the run, then exits. An
+# upgrade that starts while it is still exiting finds chronographd.exe in use and ends
+# with 3010 (reboot required; seen as 194). Let it go first (at most 10 s).
+for ((i = 0; i < 50; i++)); do
+  pgrep -f 'chronographd\.exe --shim' >/dev/null || break
+  sleep 0.2
+done
 
 # --- 4. major upgrade -------------------------------------------------------------------
 step "msiexec /i chronograph-upgrade.msi ($upgrade_version)"

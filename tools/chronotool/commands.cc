@@ -45,6 +45,21 @@ Status UnknownJob(const std::string& name) {
   return Status::InvalidArgument("no job named '" + name + "'");
 }
 
+Result<uint64_t> AppendAboutJob(const Context& ctx, const std::string& name,
+                                const std::function<std::optional<EventPayload>(const JobState&)>& make,
+                                std::unique_ptr<store::EventLog>* log, State* state) {
+  CG_RETURN_IF_ERROR(ValidateJobName(name));
+  auto opened = OpenLog(ctx, /*write=*/false);
+  if (!opened.ok()) return opened.status();
+  *log = std::move(opened).value();
+  return (*log)->Transact(state, [&](const State& s, store::Batch* batch) {
+    const JobState* job = s.FindJob(name);
+    if (!job) return UnknownJob(name);
+    if (auto payload = make(*job)) batch->events.push_back(std::move(*payload));
+    return Status::OK();
+  });
+}
+
 namespace {
 
 using nlohmann::json;
@@ -247,20 +262,12 @@ int JobEdit(Context& ctx, const JobOptions& o) {
   return kExitOk;
 }
 
-// job enable / disable / rm, and run: one event about an existing job.
+// job enable / disable / rm: one event about an existing job.
 int JobEvent(Context& ctx, const std::string& name, const char* verb,
              const std::function<std::optional<EventPayload>(const JobState&)>& make) {
-  Status name_ok = ValidateJobName(name);
-  if (!name_ok.ok()) return Fail(ctx, name_ok);
-  auto log = OpenLog(ctx, /*write=*/false);
-  if (!log.ok()) return Fail(ctx, log.status());
+  std::unique_ptr<store::EventLog> log;
   State state;
-  auto seq = (*log)->Transact(&state, [&](const State& s, store::Batch* batch) {
-    const JobState* job = s.FindJob(name);
-    if (!job) return UnknownJob(name);
-    if (auto payload = make(*job)) batch->events.push_back(std::move(*payload));
-    return Status::OK();
-  });
+  auto seq = AppendAboutJob(ctx, name, make, &log, &state);
   if (!seq.ok()) return Fail(ctx, seq.status());
   if (ctx.json) {
     ctx.out << Dump(json{{"seq", *seq ? json(*seq) : json(nullptr)}, {"job", name}}) << "\n";

@@ -1,7 +1,9 @@
 // What chronotool's commands share.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -27,6 +29,14 @@ Result<std::unique_ptr<store::EventLog>> OpenLog(const Context& ctx, bool write)
 // Opens the log and folds it, for commands that only read.
 Status LoadState(const Context& ctx, State* state);
 Status UnknownJob(const std::string& name);
+
+// In one transaction: checks that `name` is a valid name of an existing job and appends
+// the event make(job) returns (nothing when it returns nullopt). Leaves the opened log
+// in *log and the current state in *state. Returns the event's sequence number, 0 when
+// nothing was appended. Errors: InvalidArgument for a bad or unknown name; the log's.
+Result<uint64_t> AppendAboutJob(const Context& ctx, const std::string& name,
+                                const std::function<std::optional<EventPayload>(const JobState&)>& make,
+                                std::unique_ptr<store::EventLog>* log, State* state);
 
 // Registers run, run-due, runs, log, clean, status and calendar; each sets *rc.
 void AddRunCommands(CLI::App* app, Context* ctx, int* rc);

@@ -72,18 +72,13 @@ int PrintOutput(Context& ctx, store::EventLog* log, const RunRecord& run, bool w
 }
 
 int RunNow(Context& ctx, const std::string& name, bool wait) {
-  Status valid = ValidateJobName(name);
-  if (!valid.ok()) return Fail(ctx, valid);
-  auto log = OpenLog(ctx, /*write=*/false);
-  if (!log.ok()) return Fail(ctx, log.status());
+  std::unique_ptr<store::EventLog> log;
   State state;
-  auto seq = (*log)->Transact(&state, [&](const State& s, store::Batch* batch) {
-    if (!s.FindJob(name)) return UnknownJob(name);
-    batch->events.push_back(RunRequested{name});
-    return Status::OK();
-  });
+  auto seq = AppendAboutJob(
+      ctx, name, [&](const JobState&) -> std::optional<EventPayload> { return RunRequested{name}; },
+      &log, &state);
   if (!seq.ok()) return Fail(ctx, seq.status());
-  auto service = os::ServiceLockHolder(ServiceLockPath(**log));
+  auto service = os::ServiceLockHolder(ServiceLockPath(*log));
   std::map<uint64_t, int64_t> shims;
   if (!service) {
     // No service on this data directory: serve the request here.
@@ -91,9 +86,9 @@ int RunNow(Context& ctx, const std::string& name, bool wait) {
     PassOptions o = PassNow();
     std::set<std::string> none;
     o.due_jobs = &none;
-    auto pass = SchedulePass(log->get(), &state, &schedules, o);
+    auto pass = SchedulePass(log.get(), &state, &schedules, o);
     if (!pass.ok()) return Fail(ctx, pass.status());
-    shims = StartRuns(ctx, **log, state);
+    shims = StartRuns(ctx, *log, state);
   }
   if (!wait) {
     if (ctx.json) {
@@ -108,10 +103,10 @@ int RunNow(Context& ctx, const std::string& name, bool wait) {
     return kExitOk;
   }
   // --wait: follow the log until the request is answered and its run has ended.
-  auto waiter = NewWaiter((*log)->dir(), /*handle_signals=*/false);
+  auto waiter = NewWaiter(log->dir(), /*handle_signals=*/false);
   if (!waiter.ok()) return Fail(ctx, waiter.status());
   for (;;) {
-    Status st = (*log)->CatchUp(&state);
+    Status st = log->CatchUp(&state);
     if (!st.ok()) return Fail(ctx, st);
     const RunRecord* answer = nullptr;
     for (auto it = state.runs.rbegin(); it != state.runs.rend() && it->first > *seq; ++it) {
@@ -127,7 +122,7 @@ int RunNow(Context& ctx, const std::string& name, bool wait) {
         ctx.err << "chronotool: run " << answer->id << " was abandoned: " << answer->reason << "\n";
         return kExitProblem;
       }
-      PrintOutput(ctx, log->get(), *answer, true, true);
+      PrintOutput(ctx, log.get(), *answer, true, true);
       if (answer->status != RunStatus::kSucceeded) {
         ctx.err << "chronotool: run " << answer->id << " " << RunStatusName(answer->status)
                 << (answer->reason.empty() ? "" : ": " + answer->reason) << "\n";
@@ -153,7 +148,7 @@ int RunNow(Context& ctx, const std::string& name, bool wait) {
       std::set<std::string> none;
       o.due_jobs = &none;
       ScheduleCache schedules;
-      (void)SchedulePass(log->get(), &state, &schedules, o);
+      (void)SchedulePass(log.get(), &state, &schedules, o);
       continue;
     }
     (*waiter)->WaitUntil(NowMicros() + kMicrosPerSecond);
