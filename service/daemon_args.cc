@@ -23,6 +23,11 @@ int ParseDaemonArgs(int argc, const char* const* argv, bool windows, DaemonArgs*
                  "a run whose lock file was not refreshed for this many seconds is "
                  "abandoned (default: 10)")
       ->check(CLI::Range(2.0, 86400.0));
+  app.add_option("--start-ahead", args->start_ahead_ms,
+                 "claim an idle job's next slot and start its run shim this many "
+                 "milliseconds early, so that the command starts on the slot itself "
+                 "(0: at the slot; default: 500)")
+      ->check(CLI::Range(int64_t{0}, int64_t{60000}));
   app.add_option("--log-level", args->log_level,
                  "trace, debug, info, warn, error or critical (default: info)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical"}));

@@ -130,6 +130,8 @@ struct RunStarted {
   uint64_t run_id = 0;
   std::string job;
   int64_t scheduled_for_us = 0;
+  // When the command is to start: the time of writing, or the slot itself for a run
+  // whose shim claimed it ahead of the slot. RunFinished has the measured start.
   int64_t started_at_us = 0;
   int64_t pid = 0;
   std::string host;
@@ -143,7 +145,7 @@ struct RunFinished {
   static constexpr EventType kType = EventType::kRunFinished;
   uint64_t run_id = 0;
   std::string job;
-  int64_t started_at_us = 0;
+  int64_t started_at_us = 0;  // measured just before the command started
   int64_t ended_at_us = 0;
   RunOutcome outcome = RunOutcome::kSucceeded;
   int32_t exit_code = -1;  // -1 when ended by a signal or never started

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <memory>
 #include <string>
@@ -77,7 +78,16 @@ std::string ExecutableName(const std::string& base);
 // inherited (or the null device), no other descriptor inherited. Returns its pid.
 // Used for run shims.
 Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool inherit_stderr);
-// A child started by SpawnDetached that has ended.
+// Runs `body` in a new process that is a copy of this one (fork without exec),
+// detached like SpawnDetached: its own session, default signal handling and an empty
+// mask, stdin/stdout on the null device, stderr inherited (or the null device), every
+// other descriptor closed. The child ends with body's return value, running none of
+// this process's destructors or atexit handlers. Returns the child's pid. Far cheaper
+// than starting a program (no exec, no dynamic loading, the caller's memory shared
+// copy-on-write). NotSupported where the OS has no fork (Windows): use SpawnDetached.
+// REQUIRES: the calling process runs no other thread.
+Result<int64_t> ForkDetached(const std::function<int()>& body, bool inherit_stderr);
+// A child started by SpawnDetached or ForkDetached that has ended.
 struct ReapedChild {
   int64_t pid = 0;
   int exit_code = -1;

@@ -31,6 +31,15 @@ bool OfCurrentJob(const State& state, const RunRecord& run) {
   return job && job->defined_seq == run.job_seq;
 }
 
+RunScheduled Claim(const std::string& job, const sched::Fire& f, Trigger t) {
+  RunScheduled c;
+  c.job = job;
+  c.scheduled_for_us = f.at_us;
+  c.trigger = t;
+  c.dst_adjust = static_cast<uint8_t>(f.adjust);
+  return c;
+}
+
 }  // namespace
 
 std::optional<sched::Fire> NextSlot(const JobState& job, const sched::Schedule& schedule) {
@@ -102,17 +111,36 @@ void Planner::DueSlots(const JobState& job, const sched::Schedule& schedule,
   std::vector<sched::Fire> due;
   size_t total_due = 0;
   int64_t first_due_us = 0;
+  std::optional<sched::Fire> ahead;  // the first slot after now, if within ahead_us
   // Collect the due slots; keep at most max_missed_events + 1 of the newest. A slot
   // already decided (the clock stepped back, a decision of another process) is passed.
-  for (auto fire = NextSlot(job, schedule); fire && fire->at_us <= o_.now_us;
-       fire = schedule.NextAfter(fire->at_us)) {
+  for (auto fire = NextSlot(job, schedule); fire; fire = schedule.NextAfter(fire->at_us)) {
     if (state_.decided_slots.count({name, fire->at_us})) continue;
+    if (fire->at_us > o_.now_us) {
+      if (o_.ahead_us > 0 && fire->at_us - o_.now_us <= o_.ahead_us) ahead = fire;
+      break;
+    }
     if (total_due++ == 0) first_due_us = fire->at_us;
     due.push_back(*fire);
     if (due.size() > o_.max_missed_events + 1) due.erase(due.begin());
     if (!job.spec.enabled) break;  // only the first slot is recorded for a disabled job
   }
-  if (due.empty()) return;
+  if (!due.empty()) DecideDue(job, due, total_due, first_due_us, out);
+  if (ahead && job.spec.enabled) {
+    // Only an idle job: a busy one has the slot decided when it comes, as without
+    // starting ahead (a run ending meanwhile must not make it overlap).
+    JobRuns& runs = Runs(name);
+    if (runs.running + runs.scheduled == 0) {
+      Decide(job.spec, false, Claim(name, *ahead, Trigger::kSchedule), out);
+      NoteRepeat(name, *ahead, out);
+    }
+  }
+}
+
+void Planner::DecideDue(const JobState& job, const std::vector<sched::Fire>& due,
+                        size_t total_due, int64_t first_due_us,
+                        std::vector<EventPayload>* out) {
+  const std::string& name = job.spec.name;
   if (!job.spec.enabled) {
     RunSkipped s;
     s.job = name;
@@ -122,14 +150,7 @@ void Planner::DueSlots(const JobState& job, const sched::Schedule& schedule,
     out->push_back(s);
     return;
   }
-  auto claim = [&](const sched::Fire& f, Trigger t) {
-    RunScheduled c;
-    c.job = name;
-    c.scheduled_for_us = f.at_us;
-    c.trigger = t;
-    c.dst_adjust = static_cast<uint8_t>(f.adjust);
-    return c;
-  };
+  auto claim = [&](const sched::Fire& f, Trigger t) { return Claim(name, f, t); };
   const sched::Fire latest = due.back();
   bool on_time = o_.now_us - latest.at_us <= o_.on_time_grace_us;
   std::vector<sched::Fire> missed(due.begin(), on_time ? due.end() - 1 : due.end());

@@ -27,6 +27,11 @@ struct PlanOptions {
   size_t max_missed_events = 1000;
   // Runs waiting behind a running one (overlap=queue, missed=all); beyond, skipped.
   size_t max_queued = 100;
+  // Claim a job's next slot this long before it comes, when nothing of the job is
+  // running or waiting, so that its shim is ready and the command starts at the slot
+  // itself (chronographd's --start-ahead). A job that is busy then has its slot decided
+  // at the slot time, so overlap policies judge the slot as it comes. 0: at the slot.
+  int64_t ahead_us = 0;
 };
 
 // The next slot of `job` after its cursor (last_slot_us), or nullopt when the schedule
@@ -41,7 +46,8 @@ class Planner {
  public:
   Planner(const State& state, const PlanOptions& options) : state_(state), o_(options) {}
 
-  // Appends the decisions for `job`'s slots due at now_us (claims, skips and why).
+  // Appends the decisions for `job`'s slots due at now_us (claims, skips and why), and
+  // the claim of its next slot when that comes within ahead_us and the job is idle.
   // `schedule` is the job's parsed schedule. Slots already decided are passed over.
   void DueSlots(const JobState& job, const sched::Schedule& schedule,
                 std::vector<EventPayload>* out);
@@ -57,6 +63,10 @@ class Planner {
     uint64_t running_id = 0;
   };
   JobRuns& Runs(const std::string& job);
+  // The decisions for due slots (oldest first; `total_due` counts the older ones not
+  // kept, from `first_due_us`).
+  void DecideDue(const JobState& job, const std::vector<sched::Fire>& due, size_t total_due,
+                 int64_t first_due_us, std::vector<EventPayload>* out);
   void Decide(const JobSpec& spec, bool force_queue, RunScheduled claim,
               std::vector<EventPayload>* out);
 

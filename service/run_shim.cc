@@ -1,10 +1,12 @@
 #include "service/run_shim.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include "service/os.h"
 #include "service/output_capture.h"
 #include "service/process_launcher.h"
+#include "service/state.h"
 #include "service/time_util.h"
 #include "service/waiter.h"
 #include "store/event_log.h"
@@ -43,7 +45,7 @@ std::vector<std::pair<std::string, std::string>> JobEnvironment(const JobSpec& s
 
 }  // namespace
 
-int RunShim(const ShimOptions& options) {
+int RunShim(const ShimOptions& options, State* known) {
   const uint64_t run_id = options.run_id;
   store::Options store_options;
   store_options.create_if_missing = false;
@@ -62,7 +64,8 @@ int RunShim(const ShimOptions& options) {
   }
   // Fold the log before taking the lock file, so that the lock is fresh when the
   // service first sees RunStarted, however long the log.
-  State state;
+  State own;
+  State& state = known ? *known : own;
   Status caught_up = (*log)->CatchUp(&state);
   if (!caught_up.ok()) {
     Log(run_id, caught_up.ToString());
@@ -89,7 +92,8 @@ int RunShim(const ShimOptions& options) {
     if (!mine) return Status::OK();
     run = *r;
     spec = job->spec;
-    started_at = NowMicros();
+    // A slot claimed ahead starts at the slot; anything else now.
+    started_at = std::max(NowMicros(), r->trigger == Trigger::kRequest ? 0 : r->scheduled_for_us);
     batch->events.push_back(RunStarted{run_id, r->job, r->scheduled_for_us, started_at,
                                        os::CurrentPid(), host, *lock});
     return Status::OK();
@@ -100,6 +104,7 @@ int RunShim(const ShimOptions& options) {
     return started.ok() ? 3 : 1;
   }
   (void)os::TouchFile(*lock);
+  int64_t last_touch = NowMicros();
 
   LaunchSpec launch;
   launch.argv = spec.command_kind == CommandKind::kShell ? os::ShellArgv(spec.shell) : spec.argv;
@@ -110,16 +115,37 @@ int RunShim(const ShimOptions& options) {
   RunFinished fin;
   fin.run_id = run_id;
   fin.job = spec.name;
-  fin.started_at_us = started_at;
   CappedOutput out(options.output_cap), err(options.output_cap);
-  auto child = NewProcessLauncher()->Launch(launch);
-  if (!child.ok()) {
+  auto launcher = NewProcessLauncher();
+  // Ahead of the slot: keep the lock fresh and wait for it, stoppable.
+  for (int64_t now = NowMicros(); now < started_at && !(*waiter)->shutdown_requested();
+       now = NowMicros()) {
+    if (now - last_touch >= kHeartbeatUs) {
+      (void)os::TouchFile(*lock);
+      last_touch = now;
+    }
+    (*waiter)->WaitUntil(std::min(started_at, last_touch + kHeartbeatUs));
+  }
+  Result<std::unique_ptr<ChildProcess>> child = Status::IOError("not started");
+  if ((*waiter)->shutdown_requested()) {
+    fin.started_at_us = started_at;
+    fin.outcome = RunOutcome::kStopped;
+    fin.reason = "stopped on request before the command started";
+  } else {
+    // The moment the command starts, as exactly as this process can tell.
+    fin.started_at_us = NowMicros();
+    child = launcher->Launch(launch);
+  }
+  if (fin.outcome == RunOutcome::kStopped) {
+    // recorded as stopped; nothing ran
+  } else if (!child.ok()) {
     fin.outcome = RunOutcome::kFailed;
     fin.reason = "cannot start the command: " + child.status().message();
   } else {
     int64_t now = NowMicros();
     int64_t next_beat = now + kHeartbeatUs;
-    int64_t deadline = spec.timeout_ms > 0 ? started_at + spec.timeout_ms * kMicrosPerMilli : 0;
+    int64_t deadline =
+        spec.timeout_ms > 0 ? fin.started_at_us + spec.timeout_ms * kMicrosPerMilli : 0;
     int64_t kill_at = 0;  // when SIGKILL follows the SIGTERM already sent
     bool done = false;
     while (!done) {

@@ -20,9 +20,15 @@ struct ShimOptions {
   size_t output_cap = size_t{1} << 20;
 };
 
-// Carries run `run_id`. Returns 0 when the run was recorded (whatever the command's
+struct State;
+
+// Carries run `run_id`. A run of a schedule claimed before its slot (chronographd
+// starts shims ahead, see ServiceOptions::start_ahead_us) is claimed at once and its
+// command started at the slot, not before. `known`, when given, is a state folded from
+// this data directory (the service's, in a forked shim): only the events after it are
+// folded. Returns 0 when the run was recorded (whatever the command's
 // outcome), 3 when the run was not this shim's to start (already started by another
 // shim, ended, or unknown), 1 on errors (logged to stderr).
-int RunShim(const ShimOptions& options);
+int RunShim(const ShimOptions& options, State* known = nullptr);
 
 }  // namespace cg

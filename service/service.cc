@@ -7,6 +7,7 @@
 
 #include "service/dispatch.h"
 #include "service/os.h"
+#include "service/run_shim.h"
 #include "version.h"
 
 namespace cg {
@@ -105,6 +106,7 @@ class Service {
     o.now_us = NowMicros();
     o.plan.now_us = o.now_us;
     o.lock_timeout_us = options_.lock_timeout_us;
+    o.plan.ahead_us = options_.start_ahead_us;
     return o;
   }
 
@@ -138,10 +140,22 @@ class Service {
       next_.erase(name);
       return;
     }
+    // An idle job wakes the loop ahead of its slot to claim it early (see
+    // ServiceOptions::start_ahead_us); a busy one at the slot.
+    int64_t wake = fire->at_us - (Busy(name) ? 0 : options_.start_ahead_us);
     auto it = next_.find(name);
-    if (it != next_.end() && it->second == fire->at_us) return;
-    next_[name] = fire->at_us;
-    heap_.push({fire->at_us, name});
+    if (it != next_.end() && it->second == wake) return;
+    next_[name] = wake;
+    heap_.push({wake, name});
+  }
+
+  // Something of the job is running or waiting to start.
+  bool Busy(const std::string& name) const {
+    for (uint64_t id : state_.active_runs) {
+      const RunRecord* r = state_.FindRun(id);
+      if (r && r->job == name) return true;
+    }
+    return false;
   }
 
   int64_t NextFire() {
@@ -189,7 +203,19 @@ class Service {
   void StartRuns() {
     for (uint64_t run : RunsToStart(state_)) {
       if (shims_.count(run)) continue;  // already started, RunStarted not seen yet
-      auto pid = StartShim(options_.data_dir, run, /*quiet=*/false);
+      // A forked copy of this process carries the run: it knows the state already and
+      // costs no program start. Where the OS cannot fork, the shim is a new program.
+      auto pid = os::ForkDetached(
+          [&] {
+            ShimOptions shim;
+            shim.data_dir = options_.data_dir;
+            shim.run_id = run;
+            return RunShim(shim, &state_);
+          },
+          /*inherit_stderr=*/true);
+      if (!pid.ok() && pid.status().IsNotSupported()) {
+        pid = StartShim(options_.data_dir, run, /*quiet=*/false);
+      }
       if (!pid.ok()) {
         spdlog::error("run {}: cannot start its shim: {}", run, pid.status().ToString());
         continue;

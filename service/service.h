@@ -14,6 +14,9 @@ namespace cg {
 struct ServiceOptions {
   std::string data_dir;
   int64_t lock_timeout_us = 10 * 1000000;
+  // A job with nothing running or waiting has its next slot claimed and its run shim
+  // started this long before the slot; the shim starts the command at the slot itself.
+  int64_t start_ahead_us = 500 * 1000;
 };
 
 // Runs until `waiter` reports shutdown. Returns the process exit code.

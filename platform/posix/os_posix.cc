@@ -239,6 +239,39 @@ Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool inherit
   return static_cast<int64_t>(pid);
 }
 
+Result<int64_t> ForkDetached(const std::function<int()>& body, bool inherit_stderr) {
+  pid_t pid = fork();
+  if (pid < 0) return PosixError("cannot fork", errno);
+  if (pid > 0) return static_cast<int64_t>(pid);
+  // The child. Default signal handling first: the parent's handlers write to
+  // descriptors that are closed below (and whose numbers may be reused).
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) (void)sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Its own session, as for SpawnDetached: a signal meant for the service's process
+  // group does not reach the run.
+  (void)setsid();
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || (!inherit_stderr && dup2(null, 2) < 0)) {
+    _exit(1);
+  }
+  if (close_range(3, ~0U, 0) != 0) {
+    for (int fd = 3; fd < 65536; ++fd) (void)close(fd);
+  }
+  int rc = 1;
+  try {
+    rc = body();
+  } catch (...) {
+    rc = 1;
+  }
+  fflush(nullptr);
+  _exit(rc);
+}
+
 namespace {
 ReapedChild FromStatus(pid_t pid, int status) {
   ReapedChild c;

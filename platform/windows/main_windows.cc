@@ -79,6 +79,7 @@ int Serve(ServiceNotifier* notifier, bool handle_console) {
   ServiceOptions options;
   options.data_dir = g_args.data_dir;
   options.lock_timeout_us = static_cast<int64_t>(g_args.lock_timeout_s * 1e6);
+  options.start_ahead_us = g_args.start_ahead_ms * 1000;
   int rc = RunService(options, g_waiter, notifier);
   g_waiter = nullptr;
   return rc;

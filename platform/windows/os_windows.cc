@@ -313,6 +313,10 @@ std::wstring QuoteArgW(const std::wstring& arg) {
   return out + L"\"";
 }
 
+Result<int64_t> ForkDetached(const std::function<int()>& /*body*/, bool /*inherit_stderr*/) {
+  return Status::NotSupported("Windows has no fork; run shims are started as programs");
+}
+
 Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool /*inherit_stderr*/) {
   // No console and no inherited handles: the shim's diagnostics go nowhere either way.
   if (argv.empty()) return Status::InvalidArgument("empty argv");

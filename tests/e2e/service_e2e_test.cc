@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "service/time_util.h"
 #include "tests/util/tool_fixture.h"
 
 namespace cg {
@@ -152,6 +153,43 @@ TEST_F(ServiceTest, EverySecondJobRunsAboutOncePerSecondWithOutput) {
   RunOutput replay = Tool({"replay"});
   EXPECT_NE(replay.out.find("ServiceStarted"), std::string::npos);
   EXPECT_NE(replay.out.find("ServiceStopped"), std::string::npos);
+  ExpectVerified();
+  ExpectNoDoubledSlot();
+}
+
+// The service claims an idle job's slot and starts its shim ahead (--start-ahead); the
+// shim starts the command at the slot itself: never before, and close after.
+TEST_F(ServiceTest, CommandsStartOnTheirSlotNeverBefore) {
+  Ok({"job", "add", "exact", "--schedule", "* * * * * *", "--shell", "date +%s%N"});
+  StartService({"--start-ahead", "400"});
+  Sleep(6);
+  StopService();
+  auto us = [](const json& t) { return *ParseTime(t.get<std::string>(), 0); };
+  std::map<uint64_t, int64_t> claimed_at;  // run id -> time of its RunScheduled
+  RunOutput replay = Tool({"replay", "--json"});
+  std::istringstream in(replay.out);
+  for (std::string line; std::getline(in, line);) {
+    json e = json::parse(line);
+    if (e["type"] == "RunScheduled") claimed_at[e["seq"].get<uint64_t>()] = us(e["time"]);
+  }
+  std::vector<int64_t> lateness;
+  size_t ahead = 0;
+  for (const auto& r : Runs("exact")) {
+    if (r["status"] != "succeeded") continue;
+    uint64_t id = r["id"].get<uint64_t>();
+    int64_t slot = us(r["scheduled_for"]);
+    RunOutput out = Tool({"log", std::to_string(id), "--stdout"});
+    int64_t own_clock_us = std::stoll(out.out) / 1000;  // the command's own reading
+    EXPECT_GE(own_clock_us, slot) << "run " << id << " started before its slot";
+    EXPECT_GE(us(r["started_at"]), slot) << "run " << id;
+    lateness.push_back(own_clock_us - slot);
+    ahead += claimed_at.count(id) && claimed_at[id] < slot;
+  }
+  ASSERT_GE(lateness.size(), 4u);
+  // All but the first (claimed as the service started) were claimed before their slot.
+  EXPECT_GE(ahead, lateness.size() - 1);
+  std::sort(lateness.begin(), lateness.end());
+  EXPECT_LT(lateness[lateness.size() / 2], 250 * 1000) << "median lateness (µs)";
   ExpectVerified();
   ExpectNoDoubledSlot();
 }

@@ -33,13 +33,14 @@ class PlannerTest : public ::testing::Test {
     Push(JobDefined{s}, at);
   }
   // Plans job `name` at `now` and applies the decisions, as a pass would.
-  std::vector<EventPayload> Plan(const std::string& name, int64_t now) {
+  std::vector<EventPayload> Plan(const std::string& name, int64_t now, int64_t ahead_us = 0) {
     const JobState* job = state_.FindJob(name);
     auto schedule = sched::ParseSchedule(job->spec.schedule, job->spec.time_zone,
                                          job->schedule_anchor_us);
     EXPECT_TRUE(schedule.ok()) << schedule.status().ToString();
     PlanOptions o;
     o.now_us = now;
+    o.ahead_us = ahead_us;
     std::vector<EventPayload> out;
     PlanDueSlots(state_, *job, **schedule, o, &out);
     for (const auto& p : out) Push(p, now);
@@ -77,6 +78,51 @@ TEST_F(PlannerTest, ClaimsTheDueSlotOnceAndNothingBeforeIt) {
   // The same slot is not decided again.
   EXPECT_TRUE(Plan("j", kT0 + 61 * kS).empty());
   EXPECT_EQ(RunsToStart(state_).size(), 1u);
+}
+
+TEST_F(PlannerTest, AnIdleJobsNextSlotIsClaimedAheadOnlyWithinTheWindow) {
+  Define("j", "* * * * *", kT0 + 5 * kS);
+  const int64_t ahead = 500 * kMicrosPerMilli;
+  EXPECT_TRUE(Plan("j", kT0 + 59 * kS, ahead).empty());  // 1 s before: outside
+  auto events = Plan("j", kT0 + 59 * kS + 600 * kMicrosPerMilli, ahead);
+  ASSERT_EQ(Kinds(events), std::vector<std::string>{"claim:schedule"});
+  EXPECT_EQ(std::get<RunScheduled>(events[0]).scheduled_for_us, kT0 + 60 * kS);
+  // Decided once: at the slot itself nothing more happens, and it is not missed.
+  EXPECT_TRUE(Plan("j", kT0 + 60 * kS, ahead).empty());
+  EXPECT_EQ(RunsToStart(state_).size(), 1u);
+}
+
+TEST_F(PlannerTest, ABusyJobHasItsSlotDecidedWhenItComes) {
+  // A run that ends between "ahead" and the slot must not make the slot overlap.
+  Define("j", "* * * * *", kT0 + 5 * kS);
+  const int64_t ahead = 500 * kMicrosPerMilli;
+  ASSERT_EQ(Plan("j", kT0 + 60 * kS).size(), 1u);  // the run of 10:16 is waiting
+  uint64_t first = RunsToStart(state_).at(0);
+  EXPECT_TRUE(Plan("j", kT0 + 119 * kS + 600 * kMicrosPerMilli, ahead).empty());
+  StartAndFinish(first, kT0 + 119 * kS + 700 * kMicrosPerMilli);
+  // Idle again, still ahead of the slot: claimed now, not skipped as an overlap.
+  auto events = Plan("j", kT0 + 119 * kS + 800 * kMicrosPerMilli, ahead);
+  EXPECT_EQ(Kinds(events), std::vector<std::string>{"claim:schedule"});
+}
+
+TEST_F(PlannerTest, ALateSlotIsStillOnTimeWhenTheNextIsWithinTheWindow) {
+  // The service woke 0.7 s late for 10:16:00 with 10:16:01 due in 0.3 s: 10:16:00 runs
+  // (on time, within grace) and 10:16:01 waits for it, not the other way round.
+  Define("j", "* * * * * *", kT0 + 5 * kS);
+  auto events = Plan("j", kT0 + 60 * kS + 700 * kMicrosPerMilli, 500 * kMicrosPerMilli);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(Kinds(events).back(), "claim:schedule");
+  EXPECT_EQ(std::get<RunScheduled>(events.back()).scheduled_for_us, kT0 + 60 * kS);
+  for (const auto& e : events) {
+    if (auto* c = std::get_if<RunScheduled>(&e)) {
+      EXPECT_LE(c->scheduled_for_us, kT0 + 60 * kS);
+    }
+  }
+}
+
+TEST_F(PlannerTest, ADisabledJobIsNotClaimedAhead) {
+  Define("j", "* * * * *", kT0 + 5 * kS, [](JobSpec* s) { s->enabled = false; });
+  EXPECT_TRUE(Plan("j", kT0 + 59 * kS + 800 * kMicrosPerMilli, 500 * kMicrosPerMilli).empty());
 }
 
 TEST_F(PlannerTest, MissedSlotsFollowTheMissedPolicy) {
