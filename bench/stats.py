@@ -21,9 +21,10 @@ def ratio(a, b):
     return a / b if b else float("inf")
 
 
-def lateness(stamps, ticker, w0, w1, jobs, seconds):
+def lateness(stamps, ticker, w0, w1, jobs, seconds, floor=None):
     """Start lateness of the service's runs (stamps: START SCHED JOB) with scheduled
-    time in [w0, w1), and of the bare clock_nanosleep loop (ticker: DEADLINE LATE)."""
+    time in [w0, w1), and of the bare clock_nanosleep loop (ticker: DEADLINE LATE).
+    floor: stamps of a bare loop spawning `jobs` processes at each second."""
     ours = []
     for line in open(stamps):
         start, sched, _job = line.split()
@@ -41,6 +42,17 @@ def lateness(stamps, ticker, w0, w1, jobs, seconds):
     d = ms(pct(ours, 99)) - ms(pct(ref, 99))
     print(f"  goal p99 within 2 ms of the bare loop: {'MET' if d <= 2 else 'MISSED'} "
           f"(p99 difference {d:.3f} ms)")
+    if floor:
+        fl = []
+        for line in open(floor):
+            start, sched, _job = line.split()
+            fl.append(int(start) - int(sched))
+        print(f"  floor: a bare loop posix_spawning {jobs} stamps at each second "
+              f"({len(fl)} starts, run after the service)")
+        print(f"  {'':10} {'ours (ms)':>12} {'bare spawner (ms)':>18} {'ratio':>8} {'diff (ms)':>10}")
+        for name, p in (("p50", 50), ("p99", 99), ("max", 100)):
+            a, b = ms(pct(ours, p)), ms(pct(fl, p))
+            print(f"  {name:10} {a:12.3f} {b:18.3f} {ratio(a, b):8.1f} {a - b:10.3f}")
 
 
 def runnow(pairs, t0s, stamps):
@@ -68,7 +80,8 @@ def main():
     cmd = sys.argv[1]
     a = sys.argv[2:]
     if cmd == "lateness":
-        lateness(a[0], a[1], int(a[2]), int(a[3]), int(a[4]), int(a[5]))
+        lateness(a[0], a[1], int(a[2]), int(a[3]), int(a[4]), int(a[5]),
+                 a[6] if len(a) > 6 else None)
     elif cmd == "runnow":
         runnow(a[0], a[1], a[2])
     elif cmd == "row":  # LABEL OURS REF UNIT: one table row with the ratio
