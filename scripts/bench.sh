@@ -14,6 +14,7 @@ JOBS=${BENCH_JOBS:-50}            # jobs on a one-second schedule (as the issue)
 SECONDS_LATE=${BENCH_SECONDS:-30} # lateness window (the issue says 60)
 EVENTS=${BENCH_EVENTS:-1000000}   # events replayed
 THRU_SECONDS=${BENCH_THROUGHPUT_SECONDS:-20}
+THRU_JOBS=${BENCH_THROUGHPUT_JOBS:-16}  # runs in flight (one outstanding request per job)
 STATS="python3 $ROOT/bench/stats.py"
 
 build=1
@@ -127,14 +128,14 @@ fi
 
 if [[ " $only " == *" throughput "* ]]; then
   echo
-  echo "== 4. launch throughput: run-now requests for /bin/true (4 jobs, one request each outstanding) for $THRU_SECONDS s, vs bare posix_spawn+waitpid"
+  echo "== 4. launch throughput: run-now requests for /bin/true ($THRU_JOBS jobs, one request each outstanding) for $THRU_SECONDS s, vs bare posix_spawn+waitpid"
   D="$TMP/thru"
-  for j in 0 1 2 3; do
+  for j in $(seq 0 $((THRU_JOBS - 1))); do
     "$B/chronotool" --data "$D" job add "t$j" --schedule "0 0 1 1 *" -- /bin/true >/dev/null
   done
   start_service "$D"
   sleep 1
-  "$B/bench_throughput" "$D" "$THRU_SECONDS" 4 >"$TMP/thru.txt" 2>/dev/null
+  "$B/bench_throughput" "$D" "$THRU_SECONDS" "$THRU_JOBS" >"$TMP/thru.txt" 2>/dev/null
   stop_service
   "$B/bench_spawnref" true 5 1 >"$TMP/spawn1"
   "$B/bench_spawnref" true 5 2 >"$TMP/spawn2"

@@ -259,7 +259,11 @@ Result<int64_t> ForkDetached(const std::function<int()>& body, bool inherit_stde
   if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || (!inherit_stderr && dup2(null, 2) < 0)) {
     _exit(1);
   }
-  if (close_range(3, ~0U, 0) != 0) {
+  bool closed = false;
+#if HAVE_CLOSE_RANGE
+  closed = close_range(3, ~0U, 0) == 0;
+#endif
+  if (!closed) {
     for (int fd = 3; fd < 65536; ++fd) (void)close(fd);
   }
   int rc = 1;
