@@ -91,8 +91,15 @@ void Planner::Decide(const JobSpec& spec, bool force_queue, RunScheduled claim,
   if (runs.running + runs.scheduled > 0) {
     OverlapPolicy policy = force_queue ? OverlapPolicy::kQueue : spec.overlap;
     if (policy == OverlapPolicy::kSkip) {
-      skip(runs.running_id ? "run " + std::to_string(runs.running_id) + " is still running"
-                           : "a run is still waiting to start");
+      const RunRecord* running = runs.running_id ? state_.FindRun(runs.running_id) : nullptr;
+      if (running && running->started_at_us > o_.now_us) {
+        // Claimed ahead of its slot, its shim waiting for it.
+        skip("run " + std::to_string(running->id) + " starts at " +
+             FormatRfc3339(running->started_at_us));
+      } else {
+        skip(running ? "run " + std::to_string(running->id) + " is still running"
+                     : "a run is still waiting to start");
+      }
       return;
     }
     if (policy == OverlapPolicy::kQueue && runs.scheduled >= o_.max_queued) {

@@ -214,6 +214,23 @@ TEST_F(PlannerTest, RequestsAreAnsweredUnderTheOverlapPolicy) {
   Push(JobRemoved{"r"}, kT0 + 4 * kS);
 }
 
+TEST_F(PlannerTest, ARequestMeetingARunClaimedAheadSaysWhenThatRunStarts) {
+  Define("j", "* * * * *", kT0 + 5 * kS);
+  ASSERT_EQ(Plan("j", kT0 + 59 * kS + 600 * kMicrosPerMilli, 500 * kMicrosPerMilli).size(), 1u);
+  uint64_t run = RunsToStart(state_).at(0);
+  // Its shim claimed it, to start at the slot.
+  Push(RunStarted{run, "j", kT0 + 60 * kS, kT0 + 60 * kS, 1, "h", "/l"},
+       kT0 + 59 * kS + 610 * kMicrosPerMilli);
+  Push(RunRequested{"j"}, kT0 + 59 * kS + 700 * kMicrosPerMilli);
+  PlanOptions o;
+  o.now_us = kT0 + 59 * kS + 710 * kMicrosPerMilli;
+  std::vector<EventPayload> out;
+  PlanRequests(state_, o, &out);
+  ASSERT_EQ(Kinds(out), std::vector<std::string>{"skip:overlap"});
+  EXPECT_EQ(std::get<RunSkipped>(out[0]).detail,
+            "run " + std::to_string(run) + " starts at " + FormatRfc3339(kT0 + 60 * kS));
+}
+
 TEST_F(PlannerTest, FallBackRunsAFixedTimeOnceAndSaysWhy) {
   // 02:30 Europe/Berlin occurs twice on 2026-10-25: 00:30Z (CEST) and 01:30Z (CET).
   int64_t day = 1792886400 * kS;  // 2026-10-25T00:00:00Z
