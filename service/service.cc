@@ -37,7 +37,8 @@ class Service {
         ServiceStarted{os::CurrentPid(), os::HostName(), CHRONOGRAPH_VERSION});
     start.due_jobs = &no_jobs_;  // reconcile only; scheduling starts below
     if (!Pass(std::move(start))) return 1;
-    for (const auto& [name, job] : state_.jobs) Reschedule(name);
+    std::set<std::string> busy = BusyJobs();
+    for (const auto& [name, job] : state_.jobs) Reschedule(name, busy);
     state_.touched_jobs.clear();
     StartRuns();
     notifier_->Ready("scheduling " + std::to_string(state_.jobs.size()) + " jobs");
@@ -66,11 +67,13 @@ class Service {
       if (!Pass(std::move(o))) {
         // Logged; the log may be full or busy. Retry soon, never spin.
         waiter_->WaitUntil(NowMicros() + kMicrosPerSecond);
-        for (const auto& name : due) Reschedule(name);
+        std::set<std::string> busy = BusyJobs();
+        for (const auto& name : due) Reschedule(name, busy);
         continue;
       }
       for (const auto& name : due) state_.touched_jobs.insert(name);
-      for (const auto& name : state_.touched_jobs) Reschedule(name);
+      std::set<std::string> busy = BusyJobs();
+      for (const auto& name : state_.touched_jobs) Reschedule(name, busy);
       state_.touched_jobs.clear();
       StartRuns();
       StopReplaced();
@@ -121,7 +124,8 @@ class Service {
   }
 
   // Puts the job's next slot on the heap (stale entries are skipped when popped).
-  void Reschedule(const std::string& name) {
+  // `busy`: the jobs with a run running or waiting (BusyJobs()).
+  void Reschedule(const std::string& name, const std::set<std::string>& busy) {
     const JobState* job = state_.FindJob(name);
     if (!job) {
       next_.erase(name);
@@ -142,20 +146,20 @@ class Service {
     }
     // An idle job wakes the loop ahead of its slot to claim it early (see
     // ServiceOptions::start_ahead_us); a busy one at the slot.
-    int64_t wake = fire->at_us - (Busy(name) ? 0 : options_.start_ahead_us);
+    int64_t wake = fire->at_us - (busy.count(name) ? 0 : options_.start_ahead_us);
     auto it = next_.find(name);
     if (it != next_.end() && it->second == wake) return;
     next_[name] = wake;
     heap_.push({wake, name});
   }
 
-  // Something of the job is running or waiting to start.
-  bool Busy(const std::string& name) const {
+  // The jobs with a run running or waiting to start.
+  std::set<std::string> BusyJobs() const {
+    std::set<std::string> busy;
     for (uint64_t id : state_.active_runs) {
-      const RunRecord* r = state_.FindRun(id);
-      if (r && r->job == name) return true;
+      if (const RunRecord* r = state_.FindRun(id)) busy.insert(r->job);
     }
-    return false;
+    return busy;
   }
 
   int64_t NextFire() {
