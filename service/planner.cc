@@ -119,10 +119,9 @@ void Planner::DueSlots(const JobState& job, const sched::Schedule& schedule,
   size_t total_due = 0;
   int64_t first_due_us = 0;
   std::optional<sched::Fire> ahead;  // the first slot after now, if within ahead_us
-  // Collect the due slots; keep at most max_missed_events + 1 of the newest. A slot
-  // already decided (the clock stepped back, a decision of another process) is passed.
+  // Collect the due slots; keep at most max_missed_events + 1 of the newest. Slots
+  // are decided in order: every one after the job's cursor is undecided.
   for (auto fire = NextSlot(job, schedule); fire; fire = schedule.NextAfter(fire->at_us)) {
-    if (state_.decided_slots.count({name, fire->at_us})) continue;
     if (fire->at_us > o_.now_us) {
       if (o_.ahead_us > 0 && fire->at_us - o_.now_us <= o_.ahead_us) ahead = fire;
       break;

@@ -215,8 +215,11 @@ int RunShim(const ShimOptions& options, State* known) {
   fin.output_digest = store::OutputDigest(record);
   auto record_end = [&](const State& s, store::Batch* batch) {
     const RunRecord* r = s.FindRun(run_id);
-    if (!r || (r->status != RunStatus::kRunning &&
-               !(r->status == RunStatus::kAbandoned && !r->finished_late))) {
+    // Not kept in a bounded state (the service's, in a forked shim): the run was
+    // abandoned long ago; the end is recorded all the same, as late.
+    bool forgotten = !r && s.MayHaveForgotten(run_id);
+    if (!forgotten && (!r || (r->status != RunStatus::kRunning &&
+                              !(r->status == RunStatus::kAbandoned && !r->finished_late)))) {
       return Status::OK();  // nothing to record (should not happen)
     }
     batch->events.push_back(fin);

@@ -13,6 +13,10 @@
 namespace cg {
 namespace {
 
+// Finished runs the service keeps in memory per job: its memory stays flat however
+// long the history.
+constexpr size_t kFinishedRunsKeptPerJob = 8;
+
 class Service {
  public:
   Service(const ServiceOptions& options, Waiter* waiter, ServiceNotifier* notifier)
@@ -25,6 +29,8 @@ class Service {
       return 1;
     }
     int64_t t0 = NowMicros();
+    // The service needs the active runs, not the history (chronotool reads that).
+    state_.finished_runs_per_job = kFinishedRunsKeptPerJob;
     Status st = log_->CatchUp(&state_);
     if (!st.ok()) {
       spdlog::critical("cannot replay the event log: {}", st.ToString());

@@ -40,6 +40,10 @@ const RunRecord* State::FindRun(uint64_t id) const {
   return it == runs.end() ? nullptr : &it->second;
 }
 
+bool State::MayHaveForgotten(uint64_t id) const {
+  return finished_runs_per_job > 0 && forgotten_runs > 0 && id <= last_seq && !runs.count(id);
+}
+
 std::vector<const RunRecord*> State::ActiveRuns() const {
   std::vector<const RunRecord*> out;
   for (uint64_t id : active_runs) out.push_back(&runs.at(id));
@@ -93,11 +97,10 @@ class Folder {
 
   Status operator()(const JobRemoved& p) {
     if (!Job(p.job)) return Bad("JobRemoved for unknown job '" + p.job + "'");
+    // Under a bound, the finished runs of a removed job go at once.
+    for (uint64_t id : Job(p.job)->kept_finished_runs) s_.runs.erase(id);
+    s_.forgotten_runs += Job(p.job)->kept_finished_runs.size();
     s_.jobs.erase(p.job);
-    // A job defined again under this name starts with no decided slots.
-    auto first = s_.decided_slots.lower_bound({p.job, INT64_MIN});
-    auto last = s_.decided_slots.upper_bound({p.job, INT64_MAX});
-    s_.decided_slots.erase(first, last);
     s_.touched_jobs.insert(p.job);
     return Status::OK();
   }
@@ -119,9 +122,12 @@ class Folder {
                    ", which is not a pending request for '" + p.job + "'");
       }
       s_.pending_requests.erase(it);
-    } else if (!s_.decided_slots.insert({p.job, p.scheduled_for_us}).second) {
+    } else if (p.scheduled_for_us <= j->last_slot_us) {
+      // Slots are decided in order, each after the job's cursor: one at or before it
+      // was decided already (or passed before the job could run it).
       return Bad("slot of job '" + p.job + "' at " + std::to_string(p.scheduled_for_us) +
-                 " claimed twice");
+                 " claimed twice (the job's slots up to " + std::to_string(j->last_slot_us) +
+                 " are decided)");
     }
     RunRecord& r = s_.runs[e_.seq];
     r.id = e_.seq;
@@ -148,10 +154,13 @@ class Folder {
                    ", which is not pending");
       }
       s_.pending_requests.erase(it);
-    } else if (p.reason != SkipReason::kDst &&
-               !s_.decided_slots.insert({p.job, p.scheduled_for_us}).second) {
-      return Bad("slot of job '" + p.job + "' at " + std::to_string(p.scheduled_for_us) +
-                 " decided twice");
+    } else if (p.reason != SkipReason::kDst) {
+      const JobState* j = Job(p.job);
+      if (j && p.scheduled_for_us <= j->last_slot_us) {
+        return Bad("slot of job '" + p.job + "' at " + std::to_string(p.scheduled_for_us) +
+                   " decided twice (the job's slots up to " + std::to_string(j->last_slot_us) +
+                   " are decided)");
+      }
     }
     RunRecord& r = s_.runs[e_.seq];
     r.id = e_.seq;
@@ -172,6 +181,7 @@ class Folder {
       if (p.reason == SkipReason::kDisabled) j->disabled_skip_recorded = true;
     }
     s_.touched_jobs.insert(p.job);
+    Retire(e_.seq, p.job);
     return Status::OK();
   }
 
@@ -192,6 +202,7 @@ class Folder {
 
   Status operator()(const RunFinished& p) {
     RunRecord* r = Run(p.run_id);
+    if (!r && s_.MayHaveForgotten(p.run_id)) return Status::OK();  // late, not kept
     if (!r) return Bad("RunFinished for unknown run " + std::to_string(p.run_id));
     bool late = r->status == RunStatus::kAbandoned && !r->finished_late;
     if (r->status != RunStatus::kRunning && r->status != RunStatus::kScheduled && !late) {
@@ -219,6 +230,7 @@ class Folder {
     r->stderr_bytes = p.stderr_bytes;
     r->output_digest = p.output_digest;
     s_.touched_jobs.insert(r->job);
+    if (!late) Retire(r->id, r->job);
     return Status::OK();
   }
 
@@ -232,14 +244,19 @@ class Folder {
     r->reason = p.reason;
     s_.active_runs.erase(p.run_id);
     s_.touched_jobs.insert(r->job);
+    Retire(r->id, r->job);
     return Status::OK();
   }
 
   Status operator()(const OutputPurged& p) {
     for (uint64_t id : p.run_ids) {
-      if (!Run(id)) return Bad("OutputPurged names unknown run " + std::to_string(id));
+      if (!Run(id) && !s_.MayHaveForgotten(id)) {
+        return Bad("OutputPurged names unknown run " + std::to_string(id));
+      }
     }
-    for (uint64_t id : p.run_ids) Run(id)->output_purged = true;
+    for (uint64_t id : p.run_ids) {
+      if (RunRecord* r = Run(id)) r->output_purged = true;
+    }
     return Status::OK();
   }
 
@@ -269,6 +286,24 @@ class Folder {
   RunRecord* Run(uint64_t id) {
     auto it = s_.runs.find(id);
     return it == s_.runs.end() ? nullptr : &it->second;
+  }
+  // Run `id` of `job` has finished: under a bound, the job's oldest finished runs
+  // beyond it are dropped.
+  void Retire(uint64_t id, const std::string& job) {
+    if (s_.finished_runs_per_job == 0) return;
+    JobState* j = Job(job);
+    if (!j) {  // a run of a removed job
+      s_.runs.erase(id);
+      ++s_.forgotten_runs;
+      return;
+    }
+    std::vector<uint64_t>& kept = j->kept_finished_runs;
+    kept.push_back(id);
+    if (kept.size() > s_.finished_runs_per_job) {
+      s_.runs.erase(kept.front());
+      kept.erase(kept.begin());
+      ++s_.forgotten_runs;
+    }
   }
   Status SetEnabled(const std::string& name, bool enabled) {
     JobState* j = Job(name);

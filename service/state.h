@@ -71,6 +71,9 @@ struct JobState {
   int64_t last_slot_us = 0;
   // A RunSkipped(disabled) was recorded since the job was last disabled.
   bool disabled_skip_recorded = false;
+  // Under State::finished_runs_per_job: its finished runs kept in State::runs, oldest
+  // first.
+  std::vector<uint64_t> kept_finished_runs;
 };
 
 struct ServiceInfo {
@@ -91,9 +94,6 @@ struct State {
   std::map<uint64_t, RunRecord> runs;
   // Ids of the runs that are scheduled or running (an index into `runs`).
   std::set<uint64_t> active_runs;
-  // (job, scheduled time) of every slot already decided: claimed or skipped (not the
-  // DST notes, which name an instant that is not a slot). Cleared when a job is removed.
-  std::set<std::pair<std::string, int64_t>> decided_slots;
   // RunRequested events not yet answered by a RunScheduled/RunSkipped, by sequence.
   struct PendingRequest {
     std::string job;
@@ -101,12 +101,22 @@ struct State {
   };
   std::map<uint64_t, PendingRequest> pending_requests;
   ServiceInfo service;
+  // Finished runs kept in `runs` per job; 0 keeps them all. chronotool and `verify`
+  // keep all; the service keeps a few, so that its memory does not grow with the
+  // history. With a bound, an event about a run no longer kept (a late RunFinished,
+  // an OutputPurged) is accepted without the checks that need the run; a full fold
+  // (`verify`) still makes them. Set before the first event is applied.
+  size_t finished_runs_per_job = 0;
+  uint64_t forgotten_runs = 0;  // finished runs dropped under the bound
   // Names of the jobs that events touched (definition or runs) since the owner last
   // cleared it; the service uses it to reschedule only those. Not part of the record.
   std::set<std::string> touched_jobs;
 
   const JobState* FindJob(const std::string& name) const;
   const RunRecord* FindRun(uint64_t id) const;
+  // True when run `id` may have been dropped under the bound (it is not kept, and
+  // events up to `id` were applied).
+  bool MayHaveForgotten(uint64_t id) const;
   // Runs not finished yet (scheduled or running), oldest first.
   std::vector<const RunRecord*> ActiveRuns() const;
 };

@@ -83,6 +83,61 @@ TEST_F(FoldTest, ASlotIsClaimedOnce) {
   EXPECT_EQ(state_.runs.size(), 2u);
 }
 
+TEST_F(FoldTest, SlotsAreDecidedInOrderAfterTheJobsCursor) {
+  ASSERT_TRUE(Push(JobDefined{Spec("a")}, 10'000'000).ok());
+  // Before the job existed: not a slot it could be owed.
+  EXPECT_TRUE(Push(RunScheduled{"a", 5'000'000, Trigger::kSchedule, 0, 0}).IsCorruption());
+  ASSERT_TRUE(Push(RunScheduled{"a", 120'000'000, Trigger::kSchedule, 0, 0}, 11'000'000).ok());
+  // An earlier slot after a later one was decided: refused, as a duplicate would be.
+  EXPECT_TRUE(Push(RunScheduled{"a", 60'000'000, Trigger::kSchedule, 0, 0}).IsCorruption());
+  EXPECT_TRUE(Push(RunSkipped{"a", 60'000'000, SkipReason::kMissed, "", 0}).IsCorruption());
+  // A DST note names an instant, not a slot: not ordered.
+  EXPECT_TRUE(Push(RunSkipped{"a", 60'000'000, SkipReason::kDst, "", 0}, 12'000'000).ok());
+}
+
+TEST_F(FoldTest, ABoundedHistoryKeepsActiveRunsAndTheLastFinished) {
+  state_.finished_runs_per_job = 2;
+  ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
+  std::vector<uint64_t> ids;
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(Push(RunScheduled{"a", i * 60'000'000LL, Trigger::kSchedule, 0, 0}).ok());
+    uint64_t id = state_.last_seq;
+    ids.push_back(id);
+    ASSERT_TRUE(Push(RunStarted{id, "a", i * 60'000'000LL, 1, 42, "h", "/l"}).ok());
+    if (i == 2) {
+      ASSERT_TRUE(Push(RunAbandoned{id, "a", "lock file stale", 7000}).ok());
+      continue;
+    }
+    if (i == 5) break;  // still running
+    RunFinished fin;
+    fin.run_id = id;
+    fin.job = "a";
+    fin.exit_code = 0;
+    ASSERT_TRUE(Push(fin).ok());
+  }
+  // Runs 1 and 2 dropped, 3 and 4 kept, 5 running.
+  EXPECT_EQ(state_.forgotten_runs, 2u);
+  EXPECT_EQ(state_.FindRun(ids[0]), nullptr);
+  EXPECT_EQ(state_.FindRun(ids[1]), nullptr);
+  EXPECT_NE(state_.FindRun(ids[2]), nullptr);
+  EXPECT_NE(state_.FindRun(ids[3]), nullptr);
+  EXPECT_EQ(state_.FindRun(ids[4])->status, RunStatus::kRunning);
+  EXPECT_EQ(state_.ActiveRuns().size(), 1u);
+  // Events about dropped runs pass without their checks; others are still checked.
+  RunFinished late;
+  late.run_id = ids[1];
+  late.job = "a";
+  EXPECT_TRUE(Push(late).ok());
+  EXPECT_TRUE(Push(OutputPurged{{ids[0], ids[2]}, 0}).ok());
+  EXPECT_TRUE(state_.FindRun(ids[2])->output_purged);
+  late.run_id = state_.last_seq + 10;
+  EXPECT_TRUE(Push(late).IsCorruption());
+  // A removed job's finished runs go at once.
+  ASSERT_TRUE(Push(RunAbandoned{ids[4], "a", "gone", 0}).ok());
+  ASSERT_TRUE(Push(JobRemoved{"a"}).ok());
+  EXPECT_TRUE(state_.runs.empty());
+}
+
 TEST_F(FoldTest, RunLifecycle) {
   ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
   ASSERT_TRUE(Push(RunRequested{"a"}).ok());
