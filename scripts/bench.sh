@@ -184,11 +184,11 @@ if [[ " $only " == *" scale "* ]]; then
   done
   $S timed /bin/sleep 0.1 >"$TMP/sleep.rss"
   D="$TMP/scale$largest"
-  $S service "$B/chronographd" "$B/bench_ticker" "$D" "$IDLE_SECONDS" 10 "$TMP/strace.txt" >"$D.idle"
+  $S service "$B/chronographd" "$B/bench_ticker" "$D" "$IDLE_SECONDS" 20 "$TMP/strace.txt" >"$D.idle"
   $STATS scale "$TMP" "$largest" 0 $SCALE_JOBS
   started=$(grep -c "started, shim pid" "$D.log" || true)
   echo "  runs started while measured: $started (must be 0: nothing was due)"
-  echo "  strace -c -f -p over 10 s idle, after the window (syscalls the service made):"
+  echo "  strace -c -f -p over 20 s idle, after the window (every system call the service made; a watchdog ping every 15 s):"
   if [ -s "$TMP/strace.txt" ]; then sed "s/^/    /" "$TMP/strace.txt"; else echo "    no system calls at all (or strace not available)"; fi
 fi
 
