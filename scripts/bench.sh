@@ -4,7 +4,11 @@
 # Compiles first, then measures: nothing is built while a benchmark runs.
 #   BENCH_JOBS=20 BENCH_SECONDS=30 BENCH_EVENTS=1000000 scripts/bench.sh
 # Options: --no-build (use build-bench as it is), --only "lateness runnow eventlog
-# throughput micro".
+# throughput micro scale heartbeat cron" (the default runs the first five; scale,
+# heartbeat and cron take minutes each and cron needs root: name them).
+#   scale:     BENCH_SCALE_JOBS="10000 100000", BENCH_IDLE_SECONDS=60
+#   heartbeat: BENCH_HB_RUNS=1000, BENCH_HB_WINDOW=15
+#   cron:      BENCH_CRON_MINUTES=3
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -15,6 +19,11 @@ SECONDS_LATE=${BENCH_SECONDS:-30} # lateness window (the issue says 60)
 EVENTS=${BENCH_EVENTS:-1000000}   # events replayed
 THRU_SECONDS=${BENCH_THROUGHPUT_SECONDS:-20}
 THRU_JOBS=${BENCH_THROUGHPUT_JOBS:-16}  # runs in flight (one outstanding request per job)
+SCALE_JOBS=${BENCH_SCALE_JOBS:-"10000 100000"}
+IDLE_SECONDS=${BENCH_IDLE_SECONDS:-60}
+HB_RUNS=${BENCH_HB_RUNS:-1000}
+HB_WINDOW=${BENCH_HB_WINDOW:-15}
+CRON_MINUTES=${BENCH_CRON_MINUTES:-3}
 STATS="python3 $ROOT/bench/stats.py"
 
 build=1
@@ -37,8 +46,12 @@ fi
 
 TMP="$(mktemp -d /tmp/chronograph-bench.XXXXXX)"
 SVC_PID=""
+CRON_PID=""             # a cron this script started (only when none was running)
+CRON_FILE=/etc/cron.d/chronograph-bench
 cleanup() {
   if [ -n "$SVC_PID" ]; then kill -TERM "$SVC_PID" 2>/dev/null || true; wait "$SVC_PID" 2>/dev/null || true; fi
+  if [ -f "$CRON_FILE" ] && grep -q "chronograph-bench" "$CRON_FILE"; then rm -f "$CRON_FILE"; fi
+  if [ -n "$CRON_PID" ]; then kill -TERM "$CRON_PID" 2>/dev/null || true; wait "$CRON_PID" 2>/dev/null || true; fi
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -155,5 +168,81 @@ if [[ " $only " == *" micro "* ]]; then
     "$B/bench_micro" --benchmark_min_time=0.2 2>&1 | sed 's/^/  /'
   else
     echo "  not built (libbenchmark-dev missing)"
+  fi
+fi
+
+if [[ " $only " == *" scale "* ]]; then
+  echo
+  echo "== 6. scale and idle cost: 0, ${SCALE_JOBS// /, } jobs defined (none due); start-up to READY=1, memory, then $IDLE_SECONDS s idle"
+  S="$B/bench_scale"
+  largest=0
+  for n in 0 $SCALE_JOBS; do
+    [ "$n" -gt "$largest" ] && largest=$n
+    D="$TMP/scale$n"
+    $S fill "$D" "$n" 1800 >"$D.fill"   # nothing fires in the next 30 minutes
+    for i in 1 2 3; do
+      $S service "$B/chronographd" "$B/bench_ticker" "$D" 0 0 - >"$D.start$i"
+      $S timed "$B/bench_eventlog" rawscan "$D" >"$D.scan$i"
+      $S timed "$B/bench_eventlog" replay "$D" >"$D.replay$i"
+    done
+    echo "  $n jobs: $(cat "$D.fill"); service log: $(grep -o 'replayed.*ms' "$D.log" | tail -1)"
+  done
+  $S timed /bin/sleep 0.1 >"$TMP/sleep.rss"
+  D="$TMP/scale$largest"
+  $S service "$B/chronographd" "$B/bench_ticker" "$D" "$IDLE_SECONDS" 20 "$TMP/strace.txt" >"$D.idle"
+  $STATS scale "$TMP" "$largest" 0 $SCALE_JOBS
+  started=$(grep -c "started, shim pid" "$D.log" || true)
+  echo "  runs started while measured: $started (must be 0: nothing was due)"
+  echo "  strace -c -f -p over 20 s idle, after the window (every system call the service made; a watchdog ping every 15 s):"
+  if [ -s "$TMP/strace.txt" ]; then sed "s/^/    /" "$TMP/strace.txt"; else echo "    no system calls at all (or strace not available)"; fi
+fi
+
+if [[ " $only " == *" heartbeat "* ]]; then
+  echo
+  echo "== 7. heartbeat cost: $HB_RUNS concurrent runs of 'sleep', measured over $HB_WINDOW s once all run"
+  ulimit -u unlimited 2>/dev/null || ulimit -u "$(ulimit -Hu)" 2>/dev/null || true
+  ulimit -n 65536 2>/dev/null || true
+  echo "  limits: max user processes $(ulimit -u), open files $(ulimit -n), pid_max $(cat /proc/sys/kernel/pid_max)"
+  "$B/bench_heartbeat" "$B/chronographd" "$TMP/hb" "$HB_RUNS" 3600 "$HB_WINDOW" >"$TMP/hb.kv"
+  $STATS heartbeat "$TMP/hb.kv"
+  if [ -s "$TMP/hb.log" ]; then echo "  service log (warnings): $(wc -l <"$TMP/hb.log") lines"; head -3 "$TMP/hb.log" | sed 's/^/    /'; fi
+fi
+
+if [[ " $only " == *" cron "* ]]; then
+  echo
+  echo "== 8. one-minute job for $CRON_MINUTES minutes: chronograph and Debian's cron side by side, vs a bare clock_nanosleep loop"
+  if ! command -v cron >/dev/null; then
+    echo "  cron is not installed (scripts/setup.sh installs it)"
+  elif [ "$(id -u)" -ne 0 ]; then
+    echo "  needs root (a file in /etc/cron.d)"
+  elif [ -e "$CRON_FILE" ]; then
+    echo "  $CRON_FILE exists already: not touching it"
+  else
+    D="$TMP/cron"
+    "$B/chronotool" --data "$D" job add minute --schedule "* * * * *" -- "$B/bench_stamp" "$TMP/cg-minute.stamps" >/dev/null
+    # cron runs the line with /bin/sh; the stamp reads its clock first thing. The
+    # scheduled time of a cron job is the start of its minute.
+    printf '# chronograph-bench: scripts/bench.sh --only cron (removed when it ends)\n* * * * * root %s %s\n' \
+      "$B/bench_stamp" "$TMP/cron-minute.stamps" >"$CRON_FILE"
+    chmod 0644 "$CRON_FILE"
+    if pgrep -x cron >/dev/null; then
+      echo "  using the cron already running (pid $(pgrep -x cron | head -1))"
+    else
+      cron -f >"$TMP/cron.out" 2>&1 &
+      CRON_PID=$!
+      echo "  started cron -f (pid $CRON_PID) for the measurement"
+    fi
+    start_service "$D"
+    # The window: the next whole minute (at least 5 s away) and CRON_MINUTES after it.
+    now=$(date +%s)
+    w0=$(( (now / 60 + 1) * 60 )); [ $(( w0 - now )) -lt 5 ] && w0=$(( w0 + 60 ))
+    sleep $(( w0 - now - 2 ))
+    "$B/bench_ticker" $(( CRON_MINUTES * 60 + 1 )) >"$TMP/cron-ticker.txt"
+    sleep 5  # the last minute's runs
+    stop_service
+    rm -f "$CRON_FILE"
+    if [ -n "$CRON_PID" ]; then kill -TERM "$CRON_PID"; wait "$CRON_PID" || true; CRON_PID=""; echo "  stopped cron"; fi
+    $STATS cron "$TMP/cron-minute.stamps" "$TMP/cg-minute.stamps" "$TMP/cron-ticker.txt" \
+      "$(( w0 * 1000000 ))" "$(( (w0 + CRON_MINUTES * 60) * 1000000 ))"
   fi
 fi

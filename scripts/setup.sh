@@ -20,6 +20,8 @@ packages=(
   msitools wixl wixl-data                # the Windows installer (MSI)
   unicode-cldr-core                      # windowsZones.xml for time zones on Windows
   dpkg-dev                               # apt-get source; dpkg-deb for the .deb test
+  cron                                   # the benchmark's comparison with Debian's cron (bench.sh --only cron)
+  strace                                 # the idle benchmark counts the service's wake-ups (bench.sh --only scale)
 )
 
 missing=()
