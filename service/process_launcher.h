@@ -55,7 +55,8 @@ class ChildProcess {
   // the sinks. Returns true once the process has ended and its output is collected:
   // both pipes at EOF, or, when descendants keep them open (a daemon), up to one
   // second after the process ended; the pipes are then closed and the descendants
-  // are left alone. Errors: IOError.
+  // are left alone. Returns false early when a signal interrupts the wait (POSIX), so
+  // that the caller may look at what it asked for. Errors: IOError.
   virtual Result<bool> Pump(int timeout_ms, OutputSink* out, OutputSink* err) = 0;
 
   // Stops the command and every process it started (its process group / Job Object):

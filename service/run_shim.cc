@@ -149,7 +149,15 @@ int RunShim(const ShimOptions& options, State* known) {
     int64_t kill_at = 0;  // when SIGKILL follows the SIGTERM already sent
     bool done = false;
     while (!done) {
-      auto pumped = (*child)->Pump(200, &out, &err);
+      // Sleep until the next thing to do (the heartbeat, the timeout, the SIGKILL after
+      // a polite stop), output, the command's end, or a signal: one wake-up a second
+      // for a quiet command.
+      int64_t next = next_beat;
+      if (deadline != 0 && kill_at == 0) next = std::min(next, deadline);
+      if (kill_at != 0) next = std::min(next, kill_at);
+      int wait_ms = static_cast<int>(
+          std::clamp<int64_t>((next - now + kMicrosPerMilli - 1) / kMicrosPerMilli, 0, 1000));
+      auto pumped = (*child)->Pump(wait_ms, &out, &err);
       if (!pumped.ok()) {
         Log(run_id, pumped.status().ToString());
         (void)(*child)->Terminate(true);

@@ -417,7 +417,7 @@ class PosixChildProcess final : public ChildProcess {
  private:
   Status ReapIfExited();
   bool Finished(Clock::time_point now);
-  Status PollOnce(int wait_ms, OutputSink* out, OutputSink* err);
+  Status PollOnce(int wait_ms, OutputSink* out, OutputSink* err, bool* interrupted);
   Status Drain(ScopedFd* fd, OutputSink* sink);
 
   const pid_t pid_;
@@ -450,7 +450,9 @@ Result<bool> PosixChildProcess::Pump(int timeout_ms, OutputSink* out, OutputSink
     } else if (!pidfd_.valid()) {
       wait_ms = std::min(wait_ms, kExitCheckIntervalMs);
     }
-    CG_RETURN_IF_ERROR(PollOnce(wait_ms, out, err));
+    bool interrupted = false;
+    CG_RETURN_IF_ERROR(PollOnce(wait_ms, out, err, &interrupted));
+    if (interrupted) return false;  // the caller's signal: let it look
     polled = true;
   }
 }
@@ -485,7 +487,8 @@ bool PosixChildProcess::Finished(Clock::time_point now) {
   return true;
 }
 
-Status PosixChildProcess::PollOnce(int wait_ms, OutputSink* out, OutputSink* err) {
+Status PosixChildProcess::PollOnce(int wait_ms, OutputSink* out, OutputSink* err,
+                                   bool* interrupted) {
   struct pollfd fds[3];
   nfds_t n = 0;
   int out_index = -1;
@@ -500,7 +503,10 @@ Status PosixChildProcess::PollOnce(int wait_ms, OutputSink* out, OutputSink* err
   }
   if (pidfd_.valid()) fds[n++] = {pidfd_.get(), POLLIN, 0};  // wakes us on exit
   if (poll(fds, n, wait_ms) < 0) {
-    if (errno == EINTR) return Status::OK();  // the caller's signal; Pump loops
+    if (errno == EINTR) {
+      *interrupted = true;
+      return Status::OK();
+    }
     return PosixError("poll", errno);
   }
   if (out_index >= 0 && fds[out_index].revents != 0) CG_RETURN_IF_ERROR(Drain(&out_, out));
