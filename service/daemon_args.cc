@@ -28,6 +28,10 @@ int ParseDaemonArgs(int argc, const char* const* argv, bool windows, DaemonArgs*
                  "milliseconds early, so that the command starts on the slot itself "
                  "(0: at the slot; default: 500)")
       ->check(CLI::Range(int64_t{0}, int64_t{60000}));
+  app.add_option("--snapshot-every", args->snapshot_every,
+                 "write a snapshot of the state to the log's meta after this many new "
+                 "events (at most once a minute) and on a clean stop, so that a restart "
+                 "replays only the events after it; 0: never (default: 10000)");
   app.add_option("--log-level", args->log_level,
                  "trace, debug, info, warn, error or critical (default: info)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical"}));

@@ -10,6 +10,7 @@ struct DaemonArgs {
   std::string data_dir;          // resolved: --data, $CHRONOGRAPH_DATA or the default
   double lock_timeout_s = 10;
   int64_t start_ahead_ms = 500;
+  uint64_t snapshot_every = 10000;
   std::string log_level = "info";
   uint64_t shim_run = 0;         // non-zero: run as the shim of this run
   bool console = false;          // Windows: run in the foreground, not as a service

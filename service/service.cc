@@ -8,6 +8,7 @@
 #include "service/dispatch.h"
 #include "service/os.h"
 #include "service/run_shim.h"
+#include "service/state_codec.h"
 #include "version.h"
 
 namespace cg {
@@ -16,6 +17,8 @@ namespace {
 // Finished runs the service keeps in memory per job: its memory stays flat however
 // long the history.
 constexpr size_t kFinishedRunsKeptPerJob = 8;
+// Snapshots are written at most this often (and on a clean stop).
+constexpr int64_t kMinSnapshotIntervalUs = 60 * kMicrosPerSecond;
 
 class Service {
  public:
@@ -31,13 +34,17 @@ class Service {
     int64_t t0 = NowMicros();
     // The service needs the active runs, not the history (chronotool reads that).
     state_.finished_runs_per_job = kFinishedRunsKeptPerJob;
+    LoadSnapshot();
     Status st = log_->CatchUp(&state_);
     if (!st.ok()) {
       spdlog::critical("cannot replay the event log: {}", st.ToString());
       return 1;
     }
-    spdlog::info("replayed {} events ({} jobs) in {} ms", state_.last_seq, state_.jobs.size(),
-                 (NowMicros() - t0) / 1000);
+    spdlog::info("replayed {} events ({} jobs) in {} ms{}", state_.last_seq - snapshot_seq_,
+                 state_.jobs.size(), (NowMicros() - t0) / 1000,
+                 snapshot_seq_ ? " after the snapshot at event " + std::to_string(snapshot_seq_)
+                               : std::string());
+    snapshot_at_us_ = NowMicros();
     PassOptions start = BaseOptions();
     start.extra_events.push_back(
         ServiceStarted{os::CurrentPid(), os::HostName(), CHRONOGRAPH_VERSION});
@@ -83,12 +90,15 @@ class Service {
       state_.touched_jobs.clear();
       StartRuns();
       StopReplaced();
+      MaybeSnapshot(/*stopping=*/false);
     }
     notifier_->Stopping();
+    StopUnstarted();
     PassOptions stop = BaseOptions();
     stop.due_jobs = &no_jobs_;
     stop.extra_events.push_back(ServiceStopped{os::CurrentPid(), "shutdown requested"});
     bool ok = Pass(std::move(stop));
+    if (ok) MaybeSnapshot(/*stopping=*/true);
     spdlog::info("chronographd stopped; {} runs left running are recorded by their shims",
                  shims_.size());
     return ok ? 0 : 1;
@@ -130,6 +140,48 @@ class Service {
   }
 
   // Puts the job's next slot on the heap (stale entries are skipped when popped).
+  // Starts from the snapshot in meta when there is a usable one (it is only a cache:
+  // anything wrong with it means replaying the whole log).
+  void LoadSnapshot() {
+    auto snap = log_->ReadSnapshot();
+    if (!snap.ok()) {
+      spdlog::warn("not using the snapshot: {}; replaying the whole log (run 'chronotool "
+                   "verify')", snap.status().ToString());
+      return;
+    }
+    if (!*snap) return;
+    auto decoded = DecodeStateSnapshot((*snap)->state);
+    if (!decoded.ok() || decoded->last_seq != (*snap)->seq ||
+        decoded->finished_runs_per_job != kFinishedRunsKeptPerJob) {
+      spdlog::warn("not using the snapshot at event {}: {}; replaying the whole log",
+                   (*snap)->seq,
+                   decoded.ok() ? "taken with other settings" : decoded.status().ToString());
+      return;
+    }
+    state_ = std::move(decoded).value();
+    snapshot_seq_ = (*snap)->seq;
+  }
+
+  // Writes a snapshot when --snapshot-every events were appended since the last one
+  // (and a minute has passed), and on a clean stop.
+  void MaybeSnapshot(bool stopping) {
+    if (options_.snapshot_every_events == 0 || state_.last_seq == snapshot_seq_) return;
+    int64_t now = NowMicros();
+    bool due = state_.last_seq - snapshot_seq_ >= options_.snapshot_every_events &&
+               now - snapshot_at_us_ >= kMinSnapshotIntervalUs;
+    if (!due && !stopping) return;
+    snapshot_at_us_ = now;
+    std::string bytes = EncodeStateSnapshot(state_);
+    Status st = log_->WriteSnapshot(state_.last_seq, bytes);
+    if (!st.ok()) {
+      spdlog::warn("cannot write the snapshot at event {}: {}", state_.last_seq, st.ToString());
+      return;
+    }
+    spdlog::debug("snapshot at event {} ({} bytes) in {} ms", state_.last_seq, bytes.size(),
+                  (NowMicros() - now) / 1000);
+    snapshot_seq_ = state_.last_seq;
+  }
+
   // `busy`: the jobs with a run running or waiting (BusyJobs()).
   void Reschedule(const std::string& name, const std::set<std::string>& busy) {
     const JobState* job = state_.FindJob(name);
@@ -238,6 +290,20 @@ class Service {
     }
   }
 
+  // On shutdown: the runs this service claimed ahead whose command has not started
+  // yet are stopped (recorded as stopped before the command started), so that nothing
+  // starts after the service has gone. Commands already running are left to finish.
+  void StopUnstarted() {
+    int64_t now = NowMicros();
+    for (const auto& [run, pid] : shims_) {
+      const RunRecord* r = state_.FindRun(run);
+      if (!r || (r->status == RunStatus::kRunning && r->started_at_us <= now)) continue;
+      Status st = os::RequestStop(pid);
+      spdlog::info("run {} of job '{}' has not started yet: stopping its shim pid {}{}", run,
+                   r->job, pid, st.ok() ? "" : ": " + st.ToString());
+    }
+  }
+
   void StopReplaced() {
     for (uint64_t run : RunsToReplace(state_)) {
       if (stopped_.count(run)) continue;
@@ -262,6 +328,8 @@ class Service {
   std::map<int64_t, uint64_t> pid_to_run_;
   std::set<uint64_t> stopped_;
   const std::set<std::string> no_jobs_;
+  uint64_t snapshot_seq_ = 0;   // the event of the last snapshot loaded or written
+  int64_t snapshot_at_us_ = 0;  // when it was
 };
 
 }  // namespace

@@ -17,6 +17,10 @@ struct ServiceOptions {
   // A job with nothing running or waiting has its next slot claimed and its run shim
   // started this long before the slot; the shim starts the command at the slot itself.
   int64_t start_ahead_us = 500 * 1000;
+  // A snapshot of the fold is written to the log's meta after this many new events
+  // (at most once a minute) and on a clean stop, so that a start folds only the events
+  // after it. 0: never.
+  uint64_t snapshot_every_events = 10000;
 };
 
 // Runs until `waiter` reports shutdown. Returns the process exit code.

@@ -10,9 +10,11 @@
 
 #include <lmdb++.h>
 
+#include <cstring>
 #include <mutex>
 
 #include "service/os.h"
+#include "service/state_codec.h"
 #include "service/time_util.h"
 #include "store/coding.h"
 #include "store/event_codec.h"
@@ -22,6 +24,7 @@ namespace {
 
 constexpr uint64_t kReadChunk = 8192;  // events per read transaction (lmdb.h: keep readers short)
 constexpr size_t kMaxGrowStep = size_t{1} << 30;
+constexpr char kSnapshotKey[] = "snapshot";
 
 std::string_view View(const lmdb::val& v) { return std::string_view(v.data(), v.size()); }
 
@@ -130,6 +133,10 @@ struct EventLog::Impl {
     mdb_env_info(env, &info);
     return info.me_mapsize;
   }
+
+  // The snapshot record in meta, checked against the event it was taken at.
+  static std::optional<SnapshotRecord> ReadSnapshotIn(MDB_txn* txn, MDB_dbi meta,
+                                                      MDB_dbi events);
 
   // The chain's tip recorded in meta.
   static bool ReadHead(MDB_txn* txn, MDB_dbi meta, uint64_t* seq, Hash* hash) {
@@ -400,8 +407,11 @@ Result<uint64_t> EventLog::Transact(State* state, const Decide& decide) {
     lmdb::dbi_put(txn, p->meta, hk, hv, 0);
   });
   if (!st.ok() && state_dirty) {
-    // Events applied to *state were not committed: rebuild it from the log.
-    *state = State();
+    // Events applied to *state were not committed: rebuild it from the log (with the
+    // same bound on the runs it keeps).
+    State fresh;
+    fresh.finished_runs_per_job = state->finished_runs_per_job;
+    *state = std::move(fresh);
     Status rebuilt = CatchUpLocked(state);
     if (!rebuilt.ok()) return rebuilt;
   }
@@ -427,6 +437,60 @@ Result<std::optional<std::string>> EventLog::GetOutput(uint64_t run_id) {
   return out;
 }
 
+Status EventLog::WriteSnapshot(uint64_t seq, const std::string& state_bytes) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->Run(dir_, 0, [&](Txn& txn) {
+    std::string key = EncodeKey(seq);
+    lmdb::val kv(key.data(), key.size()), vv;
+    if (!lmdb::dbi_get(txn, impl_->events, kv, vv)) {
+      throw Abort{Status::InvalidArgument("no event " + std::to_string(seq) +
+                                          " to take a snapshot at")};
+    }
+    Hash hash = HashEvent(seq, View(vv));
+    std::string value;
+    PutFixed64(&value, seq);
+    value.append(reinterpret_cast<const char*>(hash.data()), hash.size());
+    value += state_bytes;
+    lmdb::val sk(kSnapshotKey, sizeof(kSnapshotKey) - 1), sv(value.data(), value.size());
+    lmdb::dbi_put(txn, impl_->meta, sk, sv, 0);
+  });
+}
+
+Result<std::optional<SnapshotRecord>> EventLog::ReadSnapshot() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::optional<SnapshotRecord> out;
+  CG_RETURN_IF_ERROR(impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
+    out = Impl::ReadSnapshotIn(txn, impl_->meta, impl_->events);
+  }));
+  return out;
+}
+
+// Throws Abort.
+std::optional<SnapshotRecord> EventLog::Impl::ReadSnapshotIn(MDB_txn* txn, MDB_dbi meta,
+                                                             MDB_dbi events) {
+  lmdb::val sk(kSnapshotKey, sizeof(kSnapshotKey) - 1), sv;
+  if (!lmdb::dbi_get(txn, meta, sk, sv)) return std::nullopt;
+  std::string_view value = View(sv);
+  SnapshotRecord rec;
+  Decoder d(value);
+  if (value.size() < 8 + 32 || !d.GetFixed64(&rec.seq)) {
+    throw Abort{Status::Corruption("meta snapshot record is malformed")};
+  }
+  // The snapshot is of the fold up to event `seq`; the hash of that event commits to
+  // every event before it (the chain), so a log altered below the snapshot shows here.
+  std::string key = EncodeKey(rec.seq);
+  lmdb::val kv(key.data(), key.size()), vv;
+  Hash stored;
+  memcpy(stored.data(), value.data() + 8, stored.size());
+  if (!lmdb::dbi_get(txn, events, kv, vv) || HashEvent(rec.seq, View(vv)) != stored) {
+    throw Abort{Status::Corruption("the snapshot in meta is of event " +
+                                   std::to_string(rec.seq) +
+                                   ", which is missing or not the event it was taken of")};
+  }
+  rec.state = std::string(value.substr(8 + 32));
+  return rec;
+}
+
 Result<uint64_t> EventLog::LastSeq() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   uint64_t last = 0;
@@ -448,6 +512,24 @@ Status EventLog::Verify(VerifyReport* report) {
   State state;
   Hash prev{};  // the first event links to zeros
   uint64_t expected = 1;
+  // The snapshot, if any, must equal the fold (under its bound) at its event.
+  std::optional<SnapshotRecord> snapshot;
+  CG_RETURN_IF_ERROR(impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
+    snapshot = Impl::ReadSnapshotIn(txn, impl_->meta, impl_->events);
+  }));
+  State bounded;
+  if (snapshot) {
+    auto decoded = DecodeStateSnapshot(snapshot->state);
+    if (!decoded.ok() && !decoded.status().IsNotSupported()) {
+      return Status::Corruption("the snapshot in meta (event " + std::to_string(snapshot->seq) +
+                                "): " + decoded.status().message());
+    }
+    if (decoded.ok()) {
+      bounded.finished_runs_per_job = decoded->finished_runs_per_job;
+    } else {
+      snapshot.reset();  // another version's: not ours to judge
+    }
+  }
   bool more = true;
   uint64_t head_seq = 0;
   Hash head_hash{};
@@ -475,6 +557,16 @@ Status EventLog::Verify(VerifyReport* report) {
         }
         Status st = Apply(&state, *e);
         if (!st.ok()) throw Abort{st};
+        if (snapshot && seq <= snapshot->seq) {
+          st = Apply(&bounded, *e);
+          if (!st.ok()) throw Abort{st};
+          if (seq == snapshot->seq && EncodeStateSnapshot(bounded) != snapshot->state) {
+            throw Abort{Status::Corruption(
+                "event " + std::to_string(seq) +
+                ": the snapshot in meta taken at this event does not match the fold of the "
+                "log")};
+          }
+        }
         if (seq == 1) report->first_time_us = e->time_us;
         report->last_time_us = e->time_us;
         prev = HashEvent(seq, value);
@@ -498,6 +590,7 @@ Status EventLog::Verify(VerifyReport* report) {
     return Status::Corruption("event " + std::to_string(last) +
                               ": does not match the hash recorded as the log's head");
   }
+  report->snapshot_seq = snapshot ? snapshot->seq : 0;
   report->events = state.events;
   report->ignored = state.ignored_events;
   report->jobs = state.jobs.size();

@@ -38,6 +38,12 @@ struct Batch {
   }
 };
 
+// The projection snapshot as stored: the fold of events 1..seq, encoded.
+struct SnapshotRecord {
+  uint64_t seq = 0;
+  std::string state;
+};
+
 struct VerifyReport {
   uint64_t events = 0;
   uint64_t ignored = 0;  // unknown types with the safe-to-ignore bit
@@ -45,6 +51,7 @@ struct VerifyReport {
   size_t runs = 0;
   int64_t first_time_us = 0;
   int64_t last_time_us = 0;
+  uint64_t snapshot_seq = 0;  // the snapshot checked against the fold (0: none)
 };
 
 // Thread-safe: calls are serialized by an internal mutex. Several processes may open
@@ -92,6 +99,15 @@ class EventLog {
   // recorded in meta, and that the fold accepts every event.
   // Errors: Corruption naming the first bad sequence number.
   Status Verify(VerifyReport* report);
+
+  // The projection snapshot in meta (FORMAT.md): `state_bytes` (EncodeStateSnapshot)
+  // is the fold of events 1..seq. Replaces the previous snapshot. A cache only: the
+  // service writes it so that it can start by folding the events after it.
+  // Errors: InvalidArgument (no event `seq`), IOError.
+  Status WriteSnapshot(uint64_t seq, const std::string& state_bytes);
+  // The snapshot, nullopt when there is none. Errors: Corruption when it is malformed
+  // or the event it was taken at is not in the log as it was (the log was altered).
+  Result<std::optional<SnapshotRecord>> ReadSnapshot();
 
   // The sequence number of the last event, 0 for an empty log.
   Result<uint64_t> LastSeq();

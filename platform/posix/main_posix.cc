@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
     options.data_dir = args.data_dir;
     options.lock_timeout_us = static_cast<int64_t>(args.lock_timeout_s * 1e6);
     options.start_ahead_us = args.start_ahead_ms * 1000;
+    options.snapshot_every_events = args.snapshot_every;
     auto notifier = cg::NewServiceNotifier();
     return cg::RunService(options, waiter->get(), notifier.get());
   } catch (const std::exception& e) {

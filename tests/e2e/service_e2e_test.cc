@@ -194,6 +194,40 @@ TEST_F(ServiceTest, CommandsStartOnTheirSlotNeverBefore) {
   ExpectNoDoubledSlot();
 }
 
+// A clean stop writes the snapshot; the next start folds only what follows it, and
+// `verify` checks the snapshot against a fresh fold.
+TEST_F(ServiceTest, RestartsFromItsSnapshotWhichVerifyChecks) {
+  Ok({"job", "add", "tick", "--schedule", "* * * * * *", "--shell", "true"});
+  auto verified_snapshot = [&] {
+    RunOutput r = Tool({"verify", "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    json j = json::parse(r.out);
+    // A clean stop snapshots its ServiceStopped (a shim may record its run after it).
+    uint64_t stopped = 0;
+    RunOutput replay = Tool({"replay", "--json"});
+    std::istringstream in(replay.out);
+    for (std::string line; std::getline(in, line);) {
+      json e = json::parse(line);
+      if (e["type"] == "ServiceStopped") stopped = e["seq"].get<uint64_t>();
+    }
+    EXPECT_EQ(j["snapshot_seq"], stopped);
+    return j["snapshot_seq"].is_null() ? uint64_t{0} : j["snapshot_seq"].get<uint64_t>();
+  };
+  StartService();
+  Sleep(3);
+  StopService();
+  uint64_t first = verified_snapshot();
+  EXPECT_GT(first, 0u);
+  StartService();
+  Sleep(3);
+  StopService();
+  EXPECT_GT(verified_snapshot(), first);
+  json runs = Runs("tick");
+  EXPECT_GE(Count(runs, "succeeded"), 4u);
+  EXPECT_EQ(Count(runs, "running") + Count(runs, "scheduled") + Count(runs, "abandoned"), 0u);
+  ExpectNoDoubledSlot();
+}
+
 TEST_F(ServiceTest, ServiceKilledMidRunLosesNothing) {
   std::string marker = tmp_.Sub("started");
   Ok({"job", "add", "slow", "--schedule", "@yearly", "--shell",

@@ -1,4 +1,5 @@
 #include "service/state.h"
+#include "service/state_codec.h"
 
 #include <gtest/gtest.h>
 
@@ -197,6 +198,51 @@ TEST_F(FoldTest, ServiceStartAndStop) {
   ASSERT_TRUE(Push(ServiceStopped{77, "SIGTERM"}, 9).ok());
   EXPECT_FALSE(state_.service.running);
   EXPECT_EQ(state_.service.stopped_at_us, 9);
+}
+
+TEST_F(FoldTest, SnapshotEncodingRoundTripsEverythingTheFoldKeeps) {
+  state_.finished_runs_per_job = 3;
+  JobSpec spec = Spec("a");
+  spec.env = {{"K", "v"}};
+  spec.description = "r\u00e9sum\u00e9";
+  ASSERT_TRUE(Push(JobDefined{spec}).ok());
+  ASSERT_TRUE(Push(JobDefined{Spec("b")}).ok());
+  ASSERT_TRUE(Push(RunScheduled{"a", 60'000'000, Trigger::kSchedule, 0, 1}).ok());
+  ASSERT_TRUE(Push(RunStarted{3, "a", 60'000'000, 61, 42, "h", "/l"}).ok());
+  ASSERT_TRUE(Push(RunRequested{"b"}).ok());
+  ASSERT_TRUE(Push(RunSkipped{"a", 120'000'000, SkipReason::kOverlap, "busy", 0}).ok());
+  ASSERT_TRUE(Push(ServiceStarted{7, "h", "0.1.0"}).ok());
+  std::string bytes = EncodeStateSnapshot(state_);
+  auto back = DecodeStateSnapshot(bytes);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(EncodeStateSnapshot(*back), bytes);
+  EXPECT_EQ(back->last_seq, state_.last_seq);
+  EXPECT_EQ(back->FindJob("a")->spec.env, spec.env);
+  EXPECT_EQ(back->FindRun(3)->status, RunStatus::kRunning);
+  EXPECT_EQ(back->pending_requests.size(), 1u);
+  EXPECT_EQ(back->active_runs, state_.active_runs);
+  EXPECT_EQ(back->FindJob("a")->kept_finished_runs, std::vector<uint64_t>{6});
+  EXPECT_EQ(back->finished_runs_per_job, 3u);
+  EXPECT_TRUE(back->service.running);
+  // Folding on from the decoded state is folding on from the original.
+  ASSERT_TRUE(Push(RunAbandoned{3, "a", "gone", 0}).ok());
+  Event e;
+  e.seq = back->last_seq + 1;
+  e.type = PayloadType(RunAbandoned{});
+  e.time_us = 1000 * static_cast<int64_t>(e.seq);
+  e.payload = RunAbandoned{3, "a", "gone", 0};
+  ASSERT_TRUE(Apply(&*back, e).ok());
+  EXPECT_EQ(EncodeStateSnapshot(*back), EncodeStateSnapshot(state_));
+}
+
+TEST_F(FoldTest, SnapshotOfAnotherVersionOrDamagedIsRefused) {
+  ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
+  std::string bytes = EncodeStateSnapshot(state_);
+  std::string other = bytes;
+  other[3] = static_cast<char>(other[3] + 1);  // the version (first field)
+  EXPECT_TRUE(DecodeStateSnapshot(other).status().IsNotSupported());
+  EXPECT_TRUE(DecodeStateSnapshot(bytes.substr(0, bytes.size() / 2)).status().IsCorruption());
+  EXPECT_TRUE(DecodeStateSnapshot(bytes + "x").status().IsCorruption());
 }
 
 }  // namespace

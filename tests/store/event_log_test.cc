@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "service/os.h"
+#include "service/state_codec.h"
 #include "store/coding.h"
 #include "store/event_codec.h"
 #include "tests/util/subprocess.h"
@@ -367,6 +368,102 @@ TEST(EventLogTest, ForeignEnvironmentIsRefused) {
     ASSERT_EQ(mdb_put(txn, meta, &k, &val, 0), 0);
   });
   EXPECT_TRUE(EventLog::Open(tmp.path(), Options()).status().IsCorruption());
+}
+
+// ---- the projection snapshot in meta ----
+
+// A snapshot of the bounded fold at the log's last event, as the service writes it.
+std::string SnapshotOf(const std::string& dir, size_t bound = 8) {
+  auto log = OpenOrDie(dir);
+  State bounded;
+  bounded.finished_runs_per_job = bound;
+  EXPECT_TRUE(log->CatchUp(&bounded).ok());
+  std::string bytes = EncodeStateSnapshot(bounded);
+  EXPECT_TRUE(log->WriteSnapshot(bounded.last_seq, bytes).ok());
+  return bytes;
+}
+
+TEST(EventLogTest, SnapshotIsReadBackAndVerifiedAgainstTheFold) {
+  TempDir tmp;
+  WriteFive(tmp.path());
+  std::string bytes = SnapshotOf(tmp.path());
+  {
+    auto log = OpenOrDie(tmp.path());
+    auto snap = log->ReadSnapshot();
+    ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+    ASSERT_TRUE(snap->has_value());
+    EXPECT_EQ((*snap)->seq, 5u);
+    EXPECT_EQ((*snap)->state, bytes);
+    // Later events leave it valid: it is the fold up to its own event.
+    State state;
+    ASSERT_TRUE(log->Append(&state, JobDefined{Spec("j5")}).ok());
+    VerifyReport report;
+    ASSERT_TRUE(log->Verify(&report).ok());
+    EXPECT_EQ(report.snapshot_seq, 5u);
+    EXPECT_FALSE(log->WriteSnapshot(99, bytes).ok()) << "no event 99";
+  }
+}
+
+TEST(EventLogTest, NoSnapshotIsNone) {
+  TempDir tmp;
+  WriteFive(tmp.path());
+  auto log = OpenOrDie(tmp.path());
+  auto snap = log->ReadSnapshot();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_FALSE(snap->has_value());
+  VerifyReport report;
+  ASSERT_TRUE(log->Verify(&report).ok());
+  EXPECT_EQ(report.snapshot_seq, 0u);
+}
+
+TEST(EventLogTest, SnapshotThatDiffersFromTheFoldFailsVerify) {
+  TempDir tmp;
+  WriteFive(tmp.path());
+  {
+    auto log = OpenOrDie(tmp.path());
+    State forged;
+    forged.finished_runs_per_job = 8;
+    ASSERT_TRUE(log->CatchUp(&forged).ok());
+    forged.jobs["j1"].spec.argv = {"/bin/evil"};  // a cache that lies
+    ASSERT_TRUE(log->WriteSnapshot(5, EncodeStateSnapshot(forged)).ok());
+  }
+  Status st = VerifyDir(tmp.path());
+  EXPECT_TRUE(st.IsCorruption());
+  EXPECT_NE(st.message().find("snapshot"), std::string::npos) << st.message();
+}
+
+TEST(EventLogTest, SnapshotOfAnAlteredLogIsRefused) {
+  TempDir tmp;
+  WriteFive(tmp.path());
+  SnapshotOf(tmp.path());
+  // Event 2 altered with its checksum and the chain after it rewritten, head included:
+  // only the snapshot's record of event 5's hash can tell.
+  RawEdit(tmp.path(), [](MDB_txn* txn, MDB_dbi events, MDB_dbi meta) {
+    Hash prev = HashEvent(1, GetRaw(txn, events, 1));
+    for (uint64_t seq = 2; seq <= 5; ++seq) {
+      auto e = DecodeEvent(seq, GetRaw(txn, events, seq));
+      ASSERT_TRUE(e.ok());
+      std::string payload = EncodePayload(e->payload);
+      if (seq == 2) {
+        JobSpec forged = Spec("j1");
+        forged.argv = {"/bin/evil"};
+        payload = EncodePayload(JobDefined{forged});
+      }
+      std::string value = EncodeEvent(e->type, e->time_us, e->actor, prev, payload);
+      PutRaw(txn, events, seq, value);
+      prev = HashEvent(seq, value);
+    }
+    std::string head;
+    PutFixed64(&head, 5);
+    head.append(reinterpret_cast<const char*>(prev.data()), prev.size());
+    MDB_val k{4, const_cast<char*>("head")}, v{head.size(), head.data()};
+    ASSERT_EQ(mdb_put(txn, meta, &k, &v, 0), 0);
+  });
+  auto log = OpenOrDie(tmp.path());
+  auto snap = log->ReadSnapshot();
+  EXPECT_TRUE(snap.status().IsCorruption()) << snap.status().ToString();
+  VerifyReport report;
+  EXPECT_TRUE(log->Verify(&report).IsCorruption());
 }
 
 TEST(EventLogTest, ResolvesTheDataDirectory) {

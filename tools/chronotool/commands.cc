@@ -422,6 +422,7 @@ int Verify(Context& ctx) {
       j["runs"] = report.runs;
       j["first_time"] = TimeJson(report.first_time_us);
       j["last_time"] = TimeJson(report.last_time_us);
+      j["snapshot_seq"] = report.snapshot_seq ? json(report.snapshot_seq) : json(nullptr);
     } else {
       j["error"] = st.message();
     }
@@ -439,7 +440,11 @@ int Verify(Context& ctx) {
     ctx.out << ", " << FormatHuman(report.first_time_us) << " to "
             << FormatHuman(report.last_time_us);
   }
-  ctx.out << "; checksums, sequence, hash chain and fold all consistent\n";
+  ctx.out << "; checksums, sequence, hash chain and fold all consistent";
+  if (report.snapshot_seq) {
+    ctx.out << "; the service's snapshot (event " << report.snapshot_seq << ") matches the fold";
+  }
+  ctx.out << "\n";
   return kExitOk;
 }
 
@@ -565,7 +570,8 @@ int Main(int argc, char** argv, std::ostream& out, std::ostream& err) {
 
   // verify
   CLI::App* verify = app.add_subcommand(
-      "verify", "check the whole log: checksums, sequence, hash chain, and the fold");
+      "verify", "check the whole log: checksums, sequence, hash chain, the fold, and the service's "
+      "snapshot against the fold");
   verify->add_flag("--json", ctx.json, "JSON output");
   verify->callback([&] { rc = Verify(ctx); });
 

@@ -1,0 +1,81 @@
+#include "service/state_codec.h"
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/map.hpp>
+#include <cereal/types/set.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/vector.hpp>
+
+#include <sstream>
+
+namespace cg {
+
+// Non-intrusive cereal functions for the fold's types (the events have their own).
+template <class A>
+void serialize(A& ar, RunRecord& r) {
+  ar(r.id, r.job, r.job_seq, r.scheduled_for_us, r.trigger, r.request_seq, r.dst_adjust,
+     r.status, r.claimed_at_us, r.started_at_us, r.ended_at_us, r.exit_code, r.signal,
+     r.reason, r.host, r.pid, r.lock_file, r.stdout_bytes, r.stderr_bytes, r.output_digest,
+     r.output_purged, r.finished_late);
+}
+
+template <class A>
+void serialize(A& ar, JobState& j) {
+  ar(j.spec, j.defined_seq, j.defined_at_us, j.changed_at_us, j.schedule_anchor_us,
+     j.last_run_id, j.last_slot_us, j.disabled_skip_recorded, j.kept_finished_runs);
+}
+
+template <class A>
+void serialize(A& ar, ServiceInfo& s) {
+  ar(s.running, s.pid, s.host, s.version, s.started_at_us, s.stopped_at_us);
+}
+
+template <class A>
+void serialize(A& ar, State::PendingRequest& p) {
+  ar(p.job, p.requested_at_us);
+}
+
+namespace {
+
+template <class A, class S>
+void Fields(A& ar, S& s) {
+  ar(s.last_seq, s.last_time_us, s.events, s.ignored_events, s.jobs, s.runs, s.active_runs,
+     s.pending_requests, s.service, s.finished_runs_per_job, s.forgotten_runs);
+}
+
+}  // namespace
+
+std::string EncodeStateSnapshot(const State& state) {
+  std::ostringstream out(std::ios::binary);
+  {
+    cereal::PortableBinaryOutputArchive ar(out);
+    ar(kStateSnapshotVersion);
+    Fields(ar, const_cast<State&>(state));  // saving only reads
+  }
+  return out.str();
+}
+
+Result<State> DecodeStateSnapshot(std::string_view bytes) {
+  std::istringstream in(std::string(bytes), std::ios::binary);
+  State state;
+  try {
+    cereal::PortableBinaryInputArchive ar(in);
+    uint32_t version = 0;
+    ar(version);
+    if (version != kStateSnapshotVersion) {
+      return Status::NotSupported("snapshot version " + std::to_string(version) +
+                                  " (this program reads version " +
+                                  std::to_string(kStateSnapshotVersion) + ")");
+    }
+    Fields(ar, state);
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("snapshot does not decode: ") + e.what());
+  }
+  if (in.peek() != std::char_traits<char>::eof()) {
+    return Status::Corruption("snapshot has trailing bytes");
+  }
+  return state;
+}
+
+}  // namespace cg
