@@ -195,13 +195,22 @@ std::string ResolveDataDir(const std::string& flag) {
 Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir, const Options& options) {
   if (dir.empty()) return Status::InvalidArgument("empty data directory path");
   if (!os::DirectoryExists(dir)) {
+    // Not there, or not ours to see: say which.
+    auto probe = os::FileSize(dir);
+    if (!probe.ok() && probe.status().code() == Status::Code::kPermissionDenied) {
+      return probe.status();
+    }
     if (!options.create_if_missing) {
       return Status::NotFound("no chronograph data directory at '" + dir + "'");
     }
     CG_RETURN_IF_ERROR(os::CreatePrivateDirectory(dir));
-  } else if (!options.create_if_missing && !os::FileSize(dir + "/data.mdb").ok()) {
+  } else if (!options.create_if_missing) {
     // A reader must not leave an empty environment behind in someone's directory.
-    return Status::NotFound("no chronograph event log in '" + dir + "'");
+    auto size = os::FileSize(dir + "/data.mdb");
+    if (!size.ok()) {
+      if (size.status().code() != Status::Code::kNotFound) return size.status();
+      return Status::NotFound("no chronograph event log in '" + dir + "'");
+    }
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
