@@ -10,6 +10,7 @@
 
 #include <lmdb++.h>
 
+#include <filesystem>
 #include <mutex>
 
 #include "service/os.h"
@@ -22,6 +23,8 @@ namespace {
 
 constexpr uint64_t kReadChunk = 8192;  // events per read transaction (lmdb.h: keep readers short)
 constexpr size_t kMaxGrowStep = size_t{1} << 30;
+// Less free space than this on the data directory's filesystem counts as a full disk.
+constexpr uintmax_t kFullDiskBytes = uintmax_t{1} << 20;
 
 std::string_view View(const lmdb::val& v) { return std::string_view(v.data(), v.size()); }
 
@@ -43,6 +46,16 @@ Status Translate(const std::string& dir, const lmdb::error& e) {
       return Status::NotSupported(msg);
     case ENOSPC:
       return Status::IOError(msg + " (the disk is full)");
+    case EIO: {
+      // LMDB reports a write cut short by a full disk as EIO, not ENOSPC.
+      std::error_code ec;
+      auto space = std::filesystem::space(dir, ec);
+      if (!ec && space.available < kFullDiskBytes) {
+        return Status::IOError(msg + " (the disk is full: " + std::to_string(space.available) +
+                               " bytes free)");
+      }
+      return Status::IOError(msg);
+    }
     default:
       return Status::IOError(msg);
   }
