@@ -130,6 +130,14 @@ struct EventLog::Impl {
   Status Grow(const std::string& dir) {
     size_t cur = MapSize();
     size_t next = cur + std::min(cur, kMaxGrowStep);
+    if (options.max_map_size != 0 && next > options.max_map_size) {
+      if (cur >= options.max_map_size) {
+        return Status::IOError("LMDB environment '" + dir + "': the event log is full (its map " +
+                               "reached the maximum of " + std::to_string(options.max_map_size) +
+                               " bytes); nothing was written");
+      }
+      next = options.max_map_size;
+    }
     int rc = mdb_env_set_mapsize(env, next);
     if (rc != 0) {
       return Status::IOError("LMDB environment '" + dir + "': cannot grow the map to " +
