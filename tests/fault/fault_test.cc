@@ -487,6 +487,14 @@ TEST_F(FullDiskTest, ServiceAndChronotoolSurviveAFullDiskAndLoseNothing) {
       EXPECT_NE(line.find("disk is full"), std::string::npos) << line;
     }
   }
+  // A service restarted on the full disk waits for space; it does not give up.
+  StopService(SIGKILL);
+  service_pid_ = testing::StartProgram({"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>>" + service_log_,
+                                        testing::BinPath("chronographd"), "--data", data_,
+                                        "--log-level", "warn"});
+  Sleep(3);
+  ASSERT_EQ(waitpid(static_cast<pid_t>(service_pid_), &status, WNOHANG), 0)
+      << "the service restarted on a full disk exited: " << ServiceLog();
   Free();
   // Everything continues: the service records runs again, chronotool writes again.
   size_t ok = Count(Runs("tick"), "succeeded");
