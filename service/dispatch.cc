@@ -46,7 +46,9 @@ Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache*
                               const PassOptions& o) {
   const std::string host = os::HostName();
   uint64_t before = state->last_seq;
+  std::vector<std::string> dead_locks;  // lock files of the runs abandoned here
   auto r = log->Transact(state, [&](const State& s, store::Batch* batch) {
+    dead_locks.clear();
     for (const auto& e : o.extra_events) batch->events.push_back(e);
     Planner planner(s, o.plan);
     std::vector<uint64_t> orphans = OrphanedRuns(s);
@@ -67,6 +69,14 @@ Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache*
                                             : os::FileMtimeMicros(run->lock_file);
         a.last_heartbeat_us = mtime.ok() ? *mtime : 0;
         batch->events.push_back(a);
+        // Only a file in this data directory's locks/: the path comes from the log,
+        // and the service must not be made to delete anything else.
+        const std::string locks = log->dir() + "/locks/";
+        const std::string& path = run->lock_file;
+        if (path.size() > locks.size() && path.compare(0, locks.size(), locks) == 0 &&
+            path.find('/', locks.size()) == std::string::npos && path.find("..") == std::string::npos) {
+          dead_locks.push_back(path);
+        }
       }
     }
     planner.Requests(&batch->events);
@@ -84,6 +94,9 @@ Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache*
     return Status::OK();
   });
   if (!r.ok()) return r.status();
+  // Recorded abandoned: the lock file now marks nothing. (A shim that was only
+  // stopped and resumes records its end late and finds its lock gone: harmless.)
+  for (const auto& lock : dead_locks) (void)os::RemoveFile(lock);
   return state->last_seq - before;
 }
 

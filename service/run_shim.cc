@@ -77,6 +77,20 @@ int RunShim(const ShimOptions& options, State* known) {
                       : Result<std::string>(st);
   if (!lock.ok()) {
     Log(run_id, lock.status().ToString());
+    // Say why in the run itself (the fold accepts the end of a run not yet started),
+    // unless another shim has started it meanwhile.
+    (void)(*log)->Transact(&state, [&](const State& s, store::Batch* batch) {
+      const RunRecord* r = s.FindRun(run_id);
+      if (!r || r->status != RunStatus::kScheduled) return Status::OK();
+      RunFinished fin;
+      fin.run_id = run_id;
+      fin.job = r->job;
+      fin.started_at_us = fin.ended_at_us = NowMicros();
+      fin.outcome = RunOutcome::kFailed;
+      fin.reason = "cannot take the run's lock file: " + lock.status().message();
+      batch->events.push_back(fin);
+      return Status::OK();
+    });
     return 1;
   }
   // RunStarted is the atomic claim of "starting": only one shim's append succeeds.

@@ -11,6 +11,7 @@
 #include <lmdb++.h>
 
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 
 #include "service/os.h"
@@ -25,6 +26,8 @@ namespace {
 constexpr uint64_t kReadChunk = 8192;  // events per read transaction (lmdb.h: keep readers short)
 constexpr size_t kMaxGrowStep = size_t{1} << 30;
 constexpr char kSnapshotKey[] = "snapshot";
+// Less free space than this on the data directory's filesystem counts as a full disk.
+constexpr uintmax_t kFullDiskBytes = uintmax_t{1} << 20;
 
 std::string_view View(const lmdb::val& v) { return std::string_view(v.data(), v.size()); }
 
@@ -46,6 +49,16 @@ Status Translate(const std::string& dir, const lmdb::error& e) {
       return Status::NotSupported(msg);
     case ENOSPC:
       return Status::IOError(msg + " (the disk is full)");
+    case EIO: {
+      // LMDB reports a write cut short by a full disk as EIO, not ENOSPC.
+      std::error_code ec;
+      auto space = std::filesystem::space(dir, ec);
+      if (!ec && space.available < kFullDiskBytes) {
+        return Status::IOError(msg + " (the disk is full: " + std::to_string(space.available) +
+                               " bytes free)");
+      }
+      return Status::IOError(msg);
+    }
     default:
       return Status::IOError(msg);
   }
@@ -120,6 +133,14 @@ struct EventLog::Impl {
   Status Grow(const std::string& dir) {
     size_t cur = MapSize();
     size_t next = cur + std::min(cur, kMaxGrowStep);
+    if (options.max_map_size != 0 && next > options.max_map_size) {
+      if (cur >= options.max_map_size) {
+        return Status::IOError("LMDB environment '" + dir + "': the event log is full (its map " +
+                               "reached the maximum of " + std::to_string(options.max_map_size) +
+                               " bytes); nothing was written");
+      }
+      next = options.max_map_size;
+    }
     int rc = mdb_env_set_mapsize(env, next);
     if (rc != 0) {
       return Status::IOError("LMDB environment '" + dir + "': cannot grow the map to " +
@@ -202,13 +223,22 @@ std::string ResolveDataDir(const std::string& flag) {
 Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir, const Options& options) {
   if (dir.empty()) return Status::InvalidArgument("empty data directory path");
   if (!os::DirectoryExists(dir)) {
+    // Not there, or not ours to see: say which.
+    auto probe = os::FileSize(dir);
+    if (!probe.ok() && probe.status().code() == Status::Code::kPermissionDenied) {
+      return probe.status();
+    }
     if (!options.create_if_missing) {
       return Status::NotFound("no chronograph data directory at '" + dir + "'");
     }
     CG_RETURN_IF_ERROR(os::CreatePrivateDirectory(dir));
-  } else if (!options.create_if_missing && !os::FileSize(dir + "/data.mdb").ok()) {
+  } else if (!options.create_if_missing) {
     // A reader must not leave an empty environment behind in someone's directory.
-    return Status::NotFound("no chronograph event log in '" + dir + "'");
+    auto size = os::FileSize(dir + "/data.mdb");
+    if (!size.ok()) {
+      if (size.status().code() != Status::Code::kNotFound) return size.status();
+      return Status::NotFound("no chronograph event log in '" + dir + "'");
+    }
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;

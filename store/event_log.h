@@ -26,6 +26,9 @@ struct Options {
   std::string program = "chronotool";
   // The map starts at this size and doubles (by at most 1 GiB a step) when full.
   size_t initial_map_size = size_t{64} << 20;
+  // The map never grows past this size (0: no limit but the address space). A write
+  // that needs more fails with IOError saying the log is full; nothing is written.
+  size_t max_map_size = 0;
 };
 
 // What one write transaction appends and stores besides the events.

@@ -5,6 +5,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -76,8 +77,25 @@ Status CreatePrivateDirectory(const std::string& path) {
   }
   if (mkdir(path.c_str(), 0700) != 0) {
     if (errno != EEXIST) return PosixError("cannot create directory '" + path + "'", errno);
-    if (!DirectoryExists(path)) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return PosixError("cannot stat '" + path + "'", errno);
+    if (!S_ISDIR(st.st_mode)) {
       return Status::IOError("'" + path + "' exists and is not a directory");
+    }
+    // A directory that another user owns, or that group or others may write, would
+    // let them plant, replace or refresh what we keep there (lock files, the log).
+    const uid_t euid = geteuid();
+    if (st.st_uid != euid && st.st_uid != 0) {
+      return Status::PermissionDenied("refusing to use directory '" + path + "': it is owned by uid " +
+                                      std::to_string(st.st_uid) + ", not by this user (uid " +
+                                      std::to_string(euid) + ") or root");
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+      char mode[8];
+      snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      return Status::PermissionDenied("refusing to use directory '" + path +
+                                      "': it is writable by group or others (mode " + mode +
+                                      "); chmod go-w it");
     }
   }
   return Status::OK();

@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "service/time_util.h"
-#include "tests/util/tool_fixture.h"
+#include "tests/util/service_fixture.h"
 
 namespace cg {
 namespace {
@@ -25,111 +25,11 @@ namespace {
 using nlohmann::json;
 using testing::RunOutput;
 
-bool WaitFor(const std::function<bool()>& cond, double seconds) {
-  auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return cond();
-}
-
-pid_t PidFrom(const std::string& pidfile) {
-  std::ifstream in(pidfile);
-  pid_t pid = 0;
-  in >> pid;
-  return pid;
-}
-
-// True when process `pid` is gone (or a zombie: dead, not yet reaped by its new
-// parent) within `seconds`.
-bool EndsWithin(pid_t pid, double seconds) {
-  return WaitFor([&] {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string field_pid, comm, state;
-    return !(stat >> field_pid >> comm >> state) || state == "Z";
-  }, seconds);
-}
-
-void Sleep(double seconds) {
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-}
-
-class ServiceTest : public testing::ToolTest {
- protected:
-  ~ServiceTest() override {
-    if (service_pid_ > 0) {
-      kill(static_cast<pid_t>(service_pid_), SIGKILL);
-      testing::WaitProgram(service_pid_);
-    }
-    // Let shims of this test end before the directory goes.
-    WaitFor([&] { return ActiveRuns() == 0; }, 15);
-  }
-
-  void StartService(const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {testing::BinPath("chronographd"), "--data", data_,
-                                     "--log-level", "warn"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    service_pid_ = testing::StartProgram(argv);
-    ASSERT_GT(service_pid_, 0);
-    ASSERT_TRUE(WaitFor([&] { return Status()["service"]["running"] == true; }, 10));
-  }
-  void StopService(int sig = SIGTERM) {
-    ASSERT_GT(service_pid_, 0);
-    kill(static_cast<pid_t>(service_pid_), sig);
-    int rc = testing::WaitProgram(service_pid_);
-    if (sig == SIGTERM) {
-      EXPECT_EQ(rc, 0);
-    }
-    service_pid_ = 0;
-  }
-  json Status() {
-    RunOutput r = Tool({"status", "--json"});
-    return r.exit_code == 0 ? json::parse(r.out) : json::object();
-  }
-  json Runs(const std::string& job = "") {
-    std::vector<std::string> args = {"runs", "--json", "--limit", "100000"};
-    if (!job.empty()) args.insert(args.end(), {"--job", job});
-    RunOutput r = Tool(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.exit_code == 0 ? json::parse(r.out) : json::array();
-  }
-  size_t ActiveRuns() {
-    if (!std::filesystem::exists(data_)) return 0;
-    json s = Status();
-    return s.contains("active_runs") ? s["active_runs"].size() : 0;
-  }
-  static size_t Count(const json& runs, const std::string& status) {
-    size_t n = 0;
-    for (const auto& r : runs) n += r["status"] == status;
-    return n;
-  }
-  void ExpectVerified() {
-    RunOutput r = Tool({"verify"});
-    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
-  // No slot (job, scheduled time) was claimed twice, and no run started twice.
-  void ExpectNoDoubledSlot() {
-    RunOutput r = Tool({"replay", "--json"});
-    std::set<std::pair<std::string, std::string>> slots;
-    std::set<uint64_t> started;
-    std::istringstream in(r.out);
-    std::string line;
-    while (std::getline(in, line)) {
-      json e = json::parse(line);
-      if (e["type"] == "RunScheduled" && e["trigger"] != "request") {
-        std::pair<std::string, std::string> slot(e["job"].get<std::string>(),
-                                                 e["scheduled_for"].get<std::string>());
-        EXPECT_TRUE(slots.insert(slot).second) << line;
-      }
-      if (e["type"] == "RunStarted") {
-        EXPECT_TRUE(started.insert(e["run_id"].get<uint64_t>()).second) << line;
-      }
-    }
-  }
-
-  long service_pid_ = 0;
-};
+using testing::EndsWithin;
+using testing::PidFrom;
+using testing::ServiceTest;
+using testing::Sleep;
+using testing::WaitFor;
 
 TEST_F(ServiceTest, EverySecondJobRunsAboutOncePerSecondWithOutput) {
   Ok({"job", "add", "tick", "--schedule", "* * * * * *", "--shell",

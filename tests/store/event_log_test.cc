@@ -239,6 +239,48 @@ TEST(EventLogTest, MapGrowsWhenFull) {
   EXPECT_EQ(report.events, 300u);
 }
 
+// A map that cannot grow (the maximum reached) is a full log: the write fails with an
+// error that says so, nothing of it is kept, what was committed stays, and writing
+// resumes once the log may grow again.
+TEST(EventLogTest, MapThatCannotGrowRefusesTheWriteAndLosesNothing) {
+  TempDir tmp;
+  Options o;
+  o.initial_map_size = 64 * 1024;
+  o.max_map_size = 256 * 1024;
+  State state;
+  uint64_t committed = 0;
+  Status full;
+  {
+    auto log = OpenOrDie(tmp.path(), o);
+    for (int i = 0; i < 200 && full.ok(); ++i) {
+      JobSpec s = Spec("big" + std::to_string(i));
+      s.description = std::string(4000, 'd');
+      auto r = log->Append(&state, JobDefined{s});
+      if (r.ok()) {
+        committed = *r;
+      } else {
+        full = r.status();
+      }
+    }
+    ASSERT_FALSE(full.ok()) << "the map grew past its maximum";
+    EXPECT_NE(full.message().find("event log is full"), std::string::npos) << full.ToString();
+    EXPECT_EQ(log->MapSize(), o.max_map_size);
+    EXPECT_EQ(state.last_seq, committed) << "the refused event is in the state";
+    VerifyReport report;
+    ASSERT_TRUE(log->Verify(&report).ok());
+    EXPECT_EQ(report.events, committed);
+  }
+  o.max_map_size = 0;
+  auto log = OpenOrDie(tmp.path(), o);
+  State again;
+  JobSpec s = Spec("after");
+  s.description = std::string(4000, 'd');
+  ASSERT_TRUE(log->Append(&again, JobDefined{s}).ok());
+  EXPECT_EQ(again.last_seq, committed + 1);
+  VerifyReport report;
+  ASSERT_TRUE(log->Verify(&report).ok());
+}
+
 TEST(EventLogTest, FlippedByteIsReportedWithItsSequenceNumber) {
   TempDir tmp;
   WriteFive(tmp.path());
