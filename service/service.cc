@@ -35,7 +35,9 @@ class Service {
     // The service needs the active runs, not the history (chronotool reads that).
     state_.finished_runs_per_job = kFinishedRunsKeptPerJob;
     LoadSnapshot();
+    state_.track_touched = false;  // every job is scheduled below anyway
     Status st = log_->CatchUp(&state_);
+    state_.track_touched = true;
     if (!st.ok()) {
       spdlog::critical("cannot replay the event log: {}", st.ToString());
       return 1;

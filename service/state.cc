@@ -70,7 +70,7 @@ class Folder {
     j.spec = p.spec;
     j.defined_seq = e_.seq;
     j.defined_at_us = j.changed_at_us = j.schedule_anchor_us = j.last_slot_us = e_.time_us;
-    s_.touched_jobs.insert(p.spec.name);
+    Touch(p.spec.name);
     return Status::OK();
   }
 
@@ -86,7 +86,7 @@ class Folder {
       j->last_slot_us = std::max(j->last_slot_us, e_.time_us);
       j->disabled_skip_recorded = false;
     }
-    s_.touched_jobs.insert(p.spec.name);
+    Touch(p.spec.name);
     j->spec = p.spec;
     j->changed_at_us = e_.time_us;
     return Status::OK();
@@ -101,14 +101,14 @@ class Folder {
     for (uint64_t id : Job(p.job)->kept_finished_runs) s_.runs.erase(id);
     s_.forgotten_runs += Job(p.job)->kept_finished_runs.size();
     s_.jobs.erase(p.job);
-    s_.touched_jobs.insert(p.job);
+    Touch(p.job);
     return Status::OK();
   }
 
   Status operator()(const RunRequested& p) {
     if (!Job(p.job)) return Bad("RunRequested for unknown job '" + p.job + "'");
     s_.pending_requests[e_.seq] = State::PendingRequest{p.job, e_.time_us};
-    s_.touched_jobs.insert(p.job);
+    Touch(p.job);
     return Status::OK();
   }
 
@@ -141,7 +141,7 @@ class Folder {
     s_.active_runs.insert(e_.seq);
     j->last_run_id = e_.seq;
     if (p.trigger != Trigger::kRequest) j->last_slot_us = std::max(j->last_slot_us, p.scheduled_for_us);
-    s_.touched_jobs.insert(p.job);
+    Touch(p.job);
     return Status::OK();
   }
 
@@ -180,7 +180,7 @@ class Folder {
       }
       if (p.reason == SkipReason::kDisabled) j->disabled_skip_recorded = true;
     }
-    s_.touched_jobs.insert(p.job);
+    Touch(p.job);
     Retire(e_.seq, p.job);
     return Status::OK();
   }
@@ -196,7 +196,7 @@ class Folder {
     r->pid = p.pid;
     r->host = p.host;
     r->lock_file = p.lock_file;
-    s_.touched_jobs.insert(r->job);
+    Touch(r->job);
     return Status::OK();
   }
 
@@ -229,7 +229,7 @@ class Folder {
     r->stdout_bytes = p.stdout_bytes;
     r->stderr_bytes = p.stderr_bytes;
     r->output_digest = p.output_digest;
-    s_.touched_jobs.insert(r->job);
+    Touch(r->job);
     if (!late) Retire(r->id, r->job);
     return Status::OK();
   }
@@ -243,7 +243,7 @@ class Folder {
     r->status = RunStatus::kAbandoned;
     r->reason = p.reason;
     s_.active_runs.erase(p.run_id);
-    s_.touched_jobs.insert(r->job);
+    Touch(r->job);
     Retire(r->id, r->job);
     return Status::OK();
   }
@@ -283,6 +283,9 @@ class Folder {
     auto it = s_.jobs.find(name);
     return it == s_.jobs.end() ? nullptr : &it->second;
   }
+  void Touch(const std::string& job) {
+    if (s_.track_touched) s_.touched_jobs.insert(job);
+  }
   RunRecord* Run(uint64_t id) {
     auto it = s_.runs.find(id);
     return it == s_.runs.end() ? nullptr : &it->second;
@@ -316,7 +319,7 @@ class Folder {
     }
     j->spec.enabled = enabled;
     j->changed_at_us = e_.time_us;
-    s_.touched_jobs.insert(name);
+    Touch(name);
     return Status::OK();
   }
 

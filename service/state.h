@@ -111,6 +111,7 @@ struct State {
   // Names of the jobs that events touched (definition or runs) since the owner last
   // cleared it; the service uses it to reschedule only those. Not part of the record.
   std::set<std::string> touched_jobs;
+  bool track_touched = true;  // off while the service replays (it reschedules all)
 
   const JobState* FindJob(const std::string& name) const;
   const RunRecord* FindRun(uint64_t id) const;
