@@ -20,6 +20,8 @@ packages=(
   msitools wixl wixl-data                # the Windows installer (MSI)
   unicode-cldr-core                      # windowsZones.xml for time zones on Windows
   dpkg-dev                               # apt-get source; dpkg-deb for the .deb test
+  clang-14 libclang-rt-14-dev            # libFuzzer and its sanitizer runtimes (scripts/fuzz.sh)
+  llvm-14                                # llvm-symbolizer-14: symbolized fuzzer crash reports
 )
 
 missing=()
