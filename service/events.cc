@@ -130,6 +130,7 @@ class PayloadInputArchive
       throw cereal::Exception("truncated: " + std::to_string(n) + " bytes needed, " +
                               std::to_string(left_) + " left");
     }
+    if (n == 0) return;  // an empty vector's data() may be null, not for memcpy
     std::memcpy(out, data_, n);
     data_ += n;
     left_ -= n;
