@@ -22,6 +22,8 @@ packages=(
   dpkg-dev                               # apt-get source; dpkg-deb for the .deb test
   cron                                   # the benchmark's comparison with Debian's cron (bench.sh --only cron)
   strace                                 # the idle benchmark counts the service's wake-ups (bench.sh --only scale)
+  clang-14 libclang-rt-14-dev            # libFuzzer and its sanitizer runtimes (scripts/fuzz.sh)
+  llvm-14                                # llvm-symbolizer-14: symbolized fuzzer crash reports
 )
 
 missing=()

@@ -1,8 +1,23 @@
 #include "service/events.h"
 
+#include <algorithm>
+#include <cstring>
 #include <sstream>
+#include <type_traits>
 
 #include <cereal/archives/portable_binary.hpp>
+
+namespace cg::payload {
+class PayloadInputArchive;
+}
+// Which output archive's save functions PayloadInputArchive's loads mirror (cereal checks
+// that a type's load_minimal and save_minimal agree; enums use them).
+namespace cereal::traits::detail {
+template <>
+struct get_output_from_input<cg::payload::PayloadInputArchive> {
+  using type = cereal::PortableBinaryOutputArchive;
+};
+}  // namespace cereal::traits::detail
 
 namespace cg {
 
@@ -86,40 +101,100 @@ std::string EncodePayload(const EventPayload& payload) {
   return out.str();
 }
 
-namespace {
+// Named (not anonymous) so that cereal finds the load functions by argument-dependent
+// lookup and the traits specialisation above names the same class.
+namespace payload {
 
-// A read-only stream buffer over bytes that stay owned by the caller.
-class ViewBuf : public std::streambuf {
+// Reads what PortableBinaryOutputArchive wrote, straight from the payload's bytes, with
+// one check PortableBinaryInputArchive lacks: a container's element count must not
+// exceed the bytes left (every element takes at least one byte). Without it a corrupt
+// (or crafted) count made std::string/std::vector::resize try to allocate up to 2^64
+// bytes before reading a single element (found by fuzz/event_decode_fuzz.cc).
+// Written against cereal's archive interface: InputArchive, and load functions for
+// arithmetic values, names (NameValuePair), sizes (SizeTag) and BinaryData.
+class PayloadInputArchive
+    : public cereal::InputArchive<PayloadInputArchive, cereal::AllowEmptyClassElision> {
  public:
-  void Reset(const std::string& bytes) {
-    char* begin = const_cast<char*>(bytes.data());
-    setg(begin, begin, begin + bytes.size());
+  explicit PayloadInputArchive(const std::string& bytes)
+      : InputArchive(this), data_(bytes.data()), left_(bytes.size()) {
+    uint8_t stream_little_endian = 0;
+    Read(&stream_little_endian, 1, 1);
+    const uint16_t probe = 1;
+    const bool host_little_endian = *reinterpret_cast<const uint8_t*>(&probe) == 1;
+    swap_ = stream_little_endian != (host_little_endian ? 1 : 0);
   }
+
+  // Reads `n` bytes as values of `element_size` bytes each, in the host's byte order.
+  void Read(void* out, size_t n, size_t element_size) {
+    if (n > left_) {
+      throw cereal::Exception("truncated: " + std::to_string(n) + " bytes needed, " +
+                              std::to_string(left_) + " left");
+    }
+    if (n == 0) return;  // an empty vector's data() may be null, not for memcpy
+    std::memcpy(out, data_, n);
+    data_ += n;
+    left_ -= n;
+    if (swap_ && element_size > 1) {
+      auto* p = static_cast<uint8_t*>(out);
+      for (size_t i = 0; i + element_size <= n; i += element_size) {
+        std::reverse(p + i, p + i + element_size);
+      }
+    }
+  }
+  size_t left() const { return left_; }
+
+ private:
+  const char* data_;
+  size_t left_;
+  bool swap_ = false;
 };
 
-// One stream per thread, reset for each payload: building an istringstream (a copy
-// of the bytes and a locale) for every event was a tenth of a replay's time.
-struct PayloadStream {
-  ViewBuf buf;
-  std::istream in{&buf};
-};
+template <class T>
+typename std::enable_if<std::is_arithmetic<T>::value, void>::type CEREAL_LOAD_FUNCTION_NAME(
+    PayloadInputArchive& ar, T& t) {
+  ar.Read(std::addressof(t), sizeof(t), sizeof(t));
+}
+
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(PayloadInputArchive& ar, cereal::NameValuePair<T>& t) {
+  ar(t.value);
+}
+
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(PayloadInputArchive& ar, cereal::SizeTag<T>& t) {
+  uint64_t n = 0;
+  ar(n);
+  if (n > ar.left()) {
+    throw cereal::Exception("a length of " + std::to_string(n) + " with only " +
+                            std::to_string(ar.left()) + " bytes left");
+  }
+  t.size = static_cast<typename std::remove_reference<decltype(t.size)>::type>(n);
+}
+
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(PayloadInputArchive& ar, cereal::BinaryData<T>& bd) {
+  using Element = typename std::remove_pointer<T>::type;
+  ar.Read(bd.data, static_cast<size_t>(bd.size), sizeof(Element));
+}
+
+}  // namespace payload
+
+namespace {
 
 template <typename T>
 Result<EventPayload> DecodeAs(const std::string& bytes) {
-  thread_local PayloadStream stream;
-  stream.buf.Reset(bytes);
-  stream.in.clear();
-  std::istream& in = stream.in;
   T value;
+  size_t left = 0;
   try {
-    cereal::PortableBinaryInputArchive ar(in);
+    payload::PayloadInputArchive ar(bytes);
     ar(value);
+    left = ar.left();
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("payload of ") +
                               EventTypeName(static_cast<uint16_t>(T::kType)) +
                               " does not decode: " + e.what());
   }
-  if (in.peek() != std::char_traits<char>::eof()) {
+  if (left != 0) {
     return Status::Corruption(std::string("payload of ") +
                               EventTypeName(static_cast<uint16_t>(T::kType)) +
                               " has trailing bytes");

@@ -148,6 +148,31 @@ bool IsNonAsciiLetter(int32_t cp) {
   return true;
 }
 
+// The name as it may be shown in a message: printable ASCII and well-formed UTF-8 as
+// they are, anything else (invalid UTF-8, control characters such as a newline or a
+// terminal escape) as \xNN, so an error never writes raw bytes to the terminal.
+std::string Printable(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = s[i];
+    size_t next = i;
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+      ++i;
+    } else if (c >= 0x80 && NextCodePoint(s, &next) >= 0xa0) {
+      out.append(s.substr(i, next - i));
+      i = next;
+    } else {
+      static const char kHex[] = "0123456789ABCDEF";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+      ++i;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Status ValidateJobName(std::string_view name) {
@@ -164,7 +189,7 @@ Status ValidateJobName(std::string_view name) {
       if (!ok) i = name.size();
     }
     if (!ok) {
-      return Status::InvalidArgument("job name '" + std::string(name) +
+      return Status::InvalidArgument("job name '" + Printable(name) +
                                      "' has an invalid character; use letters (of any "
                                      "script), digits, '-', '_' and '.'");
     }

@@ -26,6 +26,11 @@ int ReadDigits(std::string_view text, size_t* pos, int n) {
   return v;
 }
 
+// The instants ParseTime accepts: years 0000..9999, what RFC 3339 can write (so every
+// accepted time prints and parses back), far from int64 overflow.
+constexpr int64_t kMinTimeUs = -62167219200LL * kMicrosPerSecond;              // 0000-01-01
+constexpr int64_t kMaxTimeUs = 253402300800LL * kMicrosPerSecond - 1;          // 9999-12-31
+
 Status BadTime(std::string_view text, const char* why) {
   return Status::InvalidArgument("invalid time '" + std::string(text) + "': " + why +
                                  " (use RFC 3339 such as 2026-11-27T10:00:00Z, "
@@ -56,6 +61,12 @@ Result<int64_t> ParseTime(std::string_view text, int64_t now_us) {
     auto d = ParseDurationMillis(text.substr(1));
     if (!d.ok()) return BadTime(text, "bad relative duration");
     int64_t delta = *d * kMicrosPerMilli;
+    // Checked before computing: now +/- a huge duration overflowed int64 (found by
+    // fuzz/time_fuzz.cc: "+9223372036854775s").
+    if (now_us < kMinTimeUs || now_us > kMaxTimeUs ||
+        (text[0] == '-' ? delta > now_us - kMinTimeUs : delta > kMaxTimeUs - now_us)) {
+      return BadTime(text, "out of range (years 0000 to 9999)");
+    }
     return text[0] == '-' ? now_us - delta : now_us + delta;
   }
   size_t pos = 0;
@@ -115,7 +126,10 @@ Result<int64_t> ParseTime(std::string_view text, int64_t now_us) {
   if (pos != text.size()) return BadTime(text, "unexpected trailing text");
   int64_t days = date::sys_days(ymd).time_since_epoch().count();
   int64_t secs = days * 86400 + hh * 3600 + mm * 60 + ss - offset_s;
-  return secs * kMicrosPerSecond + frac_us;
+  int64_t us = secs * kMicrosPerSecond + frac_us;
+  // 0000-01-01T00:00:00+01:00 is in year -1; 9999-12-31T23:59:60Z in year 10000.
+  if (us < kMinTimeUs || us > kMaxTimeUs) return BadTime(text, "out of range (years 0000 to 9999)");
+  return us;
 }
 
 Result<int64_t> ParseDurationMillis(std::string_view text) {

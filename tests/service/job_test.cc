@@ -36,6 +36,15 @@ TEST(JobTest, NamesAreLettersDigitsDashUnderscoreDotUpTo100) {
   EXPECT_TRUE(ValidateJobName(hundred + "\xc3\xa9").IsInvalidArgument());
 }
 
+// The message quotes the name, but never raw invalid UTF-8 or control characters.
+TEST(JobTest, InvalidNameIsShownEscaped) {
+  auto st = ValidateJobName("caf\xe9\n\x1b[31mx");
+  ASSERT_TRUE(st.IsInvalidArgument());
+  EXPECT_NE(st.message().find("'caf\\xE9\\x0A\\x1B[31mx'"), std::string::npos) << st.message();
+  st = ValidateJobName("sauvegarde été");
+  EXPECT_NE(st.message().find("'sauvegarde été'"), std::string::npos) << st.message();
+}
+
 TEST(JobTest, RejectsEmptyCommands) {
   JobSpec s = Valid();
   s.argv.clear();

@@ -38,6 +38,22 @@ TEST(TimeUtilTest, RejectsMalformedTimesNamingThem) {
   }
 }
 
+// Times RFC 3339 cannot write, and relative times that overflowed int64 (fuzz/time_fuzz.cc
+// found "-151151w"; "+9223372036854s" was signed overflow).
+TEST(TimeUtilTest, RejectsTimesOutsideYears0To9999) {
+  for (const char* bad : {"-151151w", "+9223372036854s", "-9223372036854s",
+                          "9999-12-31T23:59:60Z", "0000-01-01T00:00:00+01:00"}) {
+    auto r = ParseTime(bad, kT);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_TRUE(r.status().IsInvalidArgument());
+    EXPECT_NE(r.status().message().find("out of range"), std::string::npos) << r.status().message();
+  }
+  EXPECT_EQ(FormatRfc3339(*ParseTime("9999-12-31T23:59:59.999999Z", kT)),
+            "9999-12-31T23:59:59.999999Z");
+  EXPECT_EQ(FormatRfc3339(*ParseTime("0000-01-01T00:00:00Z", kT)), "0000-01-01T00:00:00.000000Z");
+  EXPECT_TRUE(ParseTime("-1000w", kT).ok());
+}
+
 TEST(TimeUtilTest, ParsesDurations) {
   EXPECT_EQ(*ParseDurationMillis("90"), 90000);
   EXPECT_EQ(*ParseDurationMillis("90s"), 90000);

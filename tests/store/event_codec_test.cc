@@ -165,6 +165,24 @@ TEST(EventCodecTest, UnknownTypesAreSkippedOnlyWithTheSafeToIgnoreBit) {
   EXPECT_TRUE(DecodeEvent(3, WithType(good, 10)).status().IsCorruption());
 }
 
+// A length inside a payload larger than the bytes left is corruption, found before any
+// allocation (it used to resize a string to 2^60 bytes: fuzz/event_decode_fuzz.cc).
+TEST(EventCodecTest, PayloadLengthBeyondTheBytesIsCorruption) {
+  std::string ok = EncodePayload(JobRemoved{"ab"});
+  ASSERT_TRUE(DecodePayload(static_cast<uint16_t>(EventType::kJobRemoved), ok).ok());
+  // ok = endianness byte, class version (4 bytes), the name's length (8 bytes), "ab".
+  ASSERT_EQ(ok.size(), 1u + 4 + 8 + 2);
+  for (uint64_t length : {uint64_t{3}, uint64_t{1} << 60, ~uint64_t{0}}) {
+    std::string bad = ok;
+    for (int i = 0; i < 8; ++i) bad[5 + i] = static_cast<char>(length >> (8 * i));
+    auto r = DecodePayload(static_cast<uint16_t>(EventType::kJobRemoved), bad);
+    ASSERT_FALSE(r.ok()) << length;
+    EXPECT_TRUE(r.status().IsCorruption());
+    EXPECT_NE(r.status().message().find("does not decode"), std::string::npos)
+        << r.status().message();
+  }
+}
+
 TEST(EventCodecTest, UnknownEnvelopeVersionIsCorruption) {
   std::string bytes = Encode(JobEnabled{"x"});
   bytes[4] = 2;

@@ -31,6 +31,20 @@ class ChronotoolTest : public testing::ToolTest {
   }
 };
 
+// The README's example: the program's own options after "--" when --env comes last
+// (CLI11 used to let the multi-value --env eat the "--" and then reject "--all").
+TEST_F(ChronotoolTest, ProgramOptionsAfterDashesFollowingEnv) {
+  Ok({"job", "add", "backup", "--schedule", "0 3 * * *", "--env", "TARGET=/srv", "--",
+      "/usr/local/bin/backup", "--all", "-v"});
+  json j = json::parse(Ok({"job", "show", "backup", "--json"}));
+  EXPECT_EQ(j["command"], json({"/usr/local/bin/backup", "--all", "-v"}));
+  EXPECT_EQ(j["env"], json::parse(R"([{"name":"TARGET","value":"/srv"}])"));
+  Ok({"job", "edit", "backup", "--env", "A=1", "--", "/bin/echo", "--verbose"});
+  j = json::parse(Ok({"job", "show", "backup", "--json"}));
+  EXPECT_EQ(j["command"], json({"/bin/echo", "--verbose"}));
+  EXPECT_EQ(j["env"], json::parse(R"([{"name":"A","value":"1"}])"));
+}
+
 TEST_F(ChronotoolTest, AddShowsEveryFieldInJson) {
   AddSample();
   json j = json::parse(Ok({"job", "show", "backup", "--json"}));
@@ -233,6 +247,11 @@ TEST_F(ChronotoolTest, InvalidInputIsRefusedAndWritesNothing) {
       {{"job", "add", "x", "--schedule", "@daily", "--env", "NOVALUE", "--", "/bin/true"},
        "NOVALUE"},
       {{"job", "add", "x", "--schedule", "@daily", "--bogus", "--", "/bin/true"}, "--bogus"},
+      // Each --env takes one K=V; a second value is not taken as the program (CLI11's
+      // message names the argument after it, /bin/true).
+      {{"job", "add", "x", "--schedule", "@daily", "--env", "A=1", "B=2", "--", "/bin/true"},
+       "not expected"},
+      {{"job", "add", "x", "--schedule", "@daily", "/bin/true"}, "go after --"},
       {{"job", "add", "x", "--", "/bin/true"}, "--schedule"},
       {{"job", "edit", "nope", "--timeout", "5s"}, "no job named 'nope'"},
       {{"job", "edit", "backup", "--schedule", "* * *"}, "schedule"},

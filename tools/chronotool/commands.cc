@@ -4,6 +4,7 @@
 #include <cctype>
 #include <iostream>
 #include <limits>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -78,6 +79,10 @@ struct JobOptions {
   bool fail_on_stderr = false;
   bool disabled = false;
   bool clear_env = false;
+  // How many arguments follow the first "--" on the command line (0: no "--"). The
+  // program and its arguments are exactly those: a positional before "--" is a mistake
+  // (like "--env A=1 B=2 -- prog", which would otherwise run the program "B=2").
+  size_t after_dashes = 0;
   CLI::Option *o_schedule, *o_tz, *o_timeout, *o_overlap, *o_missed, *o_cwd, *o_user,
       *o_description, *o_shell, *o_env, *o_command, *o_fail, *o_disabled, *o_clear_env;
 };
@@ -108,9 +113,14 @@ void AddJobOptions(CLI::App* cmd, JobOptions* o, bool edit) {
       "(default: once)");
   o->o_cwd = cmd->add_option("--cwd", o->cwd,
                              "working directory of the command (default: the service's)");
+  // One value per --env: a multi-value option would "eat" the "--" that ends it (CLI11
+  // 2.1), so "--env K=V -- prog --flag" would reject --flag as an unknown option.
   o->o_env = cmd->add_option("--env", o->env,
                              "an environment variable K=V added for the command; repeatable" +
-                                 std::string(edit ? " (replaces the job's list)" : ""));
+                                 std::string(edit ? " (replaces the job's list)" : ""))
+                 ->expected(1)
+                 ->allow_extra_args(false)
+                 ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   o->o_user = cmd->add_option("--user", o->user,
                               "run as this user (the service must run as root); "
                               "default: the service's user");
@@ -169,6 +179,11 @@ Status ApplyJobOptions(const JobOptions& o, JobSpec* spec, std::vector<std::stri
   if (o.o_fail->count()) spec->fail_on_stderr = o.fail_on_stderr;
   if (o.o_disabled->count()) spec->enabled = !o.disabled;
   if (o.o_description->count()) spec->description = o.description;
+  if (o.o_command->count() && o.command.size() != o.after_dashes) {
+    return Status::InvalidArgument("unexpected argument '" + o.command[0] +
+                                   "': the program and its arguments go after -- "
+                                   "(and each --env takes one K=V)");
+  }
   if (o.o_shell->count() && o.o_command->count()) {
     return Status::InvalidArgument("give either --shell \"LINE\" or -- PROGRAM [ARGS...], not both");
   }
@@ -583,6 +598,12 @@ int Main(int argc, char** argv, std::ostream& out, std::ostream& err) {
   state->add_flag("--json", ctx.json, "JSON output");
   state->callback([&] { rc = StateAt(ctx, at); });
 
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--") {
+      add_opts.after_dashes = edit_opts.after_dashes = static_cast<size_t>(argc - i - 1);
+      break;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
