@@ -189,16 +189,23 @@ TEST_F(ServiceTest, OverlapSkipQueueReplace) {
   StartService();
   Sleep(5.5);
   for (const char* policy : {"skip", "queue", "replace"}) Ok({"job", "disable", std::string("o-") + policy});
-  json skip = Runs("o-skip");
-  EXPECT_GE(Count(skip, "skipped"), 2u);
-  for (const auto& r : skip) {
-    if (r["status"] == "skipped") {
-      EXPECT_EQ(r["reason"].get<std::string>().rfind("overlap", 0), 0u);
+  // A slot may pass between the disables and the reads (slowly, under the sanitizers):
+  // its skip says "disabled", which is not what these lines are about.
+  auto overlap_skips = [](const json& runs) {
+    size_t n = 0;
+    for (const auto& r : runs) {
+      if (r["status"] != "skipped") continue;
+      std::string reason = r["reason"].get<std::string>();
+      EXPECT_TRUE(reason.rfind("overlap", 0) == 0 || reason.rfind("disabled", 0) == 0) << reason;
+      n += reason.rfind("overlap", 0) == 0;
     }
-  }
+    return n;
+  };
+  json skip = Runs("o-skip");
+  EXPECT_GE(overlap_skips(skip), 2u);
   EXPECT_LE(Count(skip, "running") + Count(skip, "succeeded"), 3u);
   json queue = Runs("o-queue");
-  EXPECT_EQ(Count(queue, "skipped"), 0u);
+  EXPECT_EQ(overlap_skips(queue), 0u);
   EXPECT_GE(Count(queue, "scheduled"), 1u) << queue.dump();  // waiting behind the running one
   json replace = Runs("o-replace");
   EXPECT_GE(Count(replace, "stopped"), 2u) << replace.dump();
