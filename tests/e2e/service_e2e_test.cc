@@ -217,16 +217,26 @@ TEST_F(ServiceTest, OverlapSkipQueueReplace) {
   StartService();
   Sleep(5.5);
   for (const char* policy : {"skip", "queue", "replace"}) Ok({"job", "disable", std::string("o-") + policy});
+  // A pass that runs between the disables and these reads records the first due slot of
+  // each (now disabled) job as skipped, reason "disabled" (planner.cc): a slow machine
+  // (TSan makes every chronotool start take a while) sees it; those are not overlaps.
+  auto skipped_not_disabled = [](const json& runs) {
+    size_t n = 0;
+    for (const auto& r : runs) {
+      if (r["status"] == "skipped" && r["reason"].get<std::string>().rfind("disabled", 0) != 0) ++n;
+    }
+    return n;
+  };
   json skip = Runs("o-skip");
-  EXPECT_GE(Count(skip, "skipped"), 2u);
+  EXPECT_GE(skipped_not_disabled(skip), 2u);
   for (const auto& r : skip) {
-    if (r["status"] == "skipped") {
-      EXPECT_EQ(r["reason"].get<std::string>().rfind("overlap", 0), 0u);
+    if (r["status"] == "skipped" && r["reason"].get<std::string>().rfind("disabled", 0) != 0) {
+      EXPECT_EQ(r["reason"].get<std::string>().rfind("overlap", 0), 0u) << r.dump();
     }
   }
   EXPECT_LE(Count(skip, "running") + Count(skip, "succeeded"), 3u);
   json queue = Runs("o-queue");
-  EXPECT_EQ(Count(queue, "skipped"), 0u);
+  EXPECT_EQ(skipped_not_disabled(queue), 0u) << queue.dump();
   EXPECT_GE(Count(queue, "scheduled"), 1u) << queue.dump();  // waiting behind the running one
   json replace = Runs("o-replace");
   EXPECT_GE(Count(replace, "stopped"), 2u) << replace.dump();
