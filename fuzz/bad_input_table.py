@@ -67,6 +67,8 @@ cases = [
  ('state --at impossible date', ['state','--at','2026-02-30T00:00:00Z']),
  ('state --at garbage', ['state','--at','yesterday']),
  ('state --at bad offset', ['state','--at','2026-01-01T00:00:00+25:00']),
+ ('state --at relative overflow', ['state','--at','+9223372036854s']),
+ ('state --at before year 0', ['state','--at','0000-01-01T00:00:00+01:00']),
  ('replay --from garbage', ['replay','--from','yesterday']),
  ('runs --status bad', ['runs','--status','weird']),
  ('runs --limit not a number', ['runs','--limit','ten']),
