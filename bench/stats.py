@@ -21,6 +21,15 @@ def ratio(a, b):
     return a / b if b else float("inf")
 
 
+def percentile_table(ours, ref, ref_name):
+    """p50, p99 and max of two lists of lateness (µs), in ms, with ratio and difference."""
+    w = max(15, len(ref_name))
+    print(f"  {'':10} {'ours (ms)':>12} {ref_name:>{w}} {'ratio':>8} {'diff (ms)':>10}")
+    for name, p in (("p50", 50), ("p99", 99), ("max", 100)):
+        a, b = ms(pct(ours, p)), ms(pct(ref, p))
+        print(f"  {name:10} {a:12.3f} {b:{w}.3f} {ratio(a, b):8.1f} {a - b:10.3f}")
+
+
 def lateness(stamps, ticker, w0, w1, jobs, seconds, floor=None):
     """Start lateness of the service's runs (stamps: START SCHED JOB) with scheduled
     time in [w0, w1), and of the bare clock_nanosleep loop (ticker: DEADLINE LATE).
@@ -35,10 +44,7 @@ def lateness(stamps, ticker, w0, w1, jobs, seconds, floor=None):
     expected = jobs * seconds
     print(f"  runs started: {len(ours)} of {expected} slots in the window "
           f"({expected - len(ours)} not run)")
-    print(f"  {'':10} {'ours (ms)':>12} {'bare loop (ms)':>15} {'ratio':>8} {'diff (ms)':>10}")
-    for name, p in (("p50", 50), ("p99", 99), ("max", 100)):
-        a, b = ms(pct(ours, p)), ms(pct(ref, p))
-        print(f"  {name:10} {a:12.3f} {b:15.3f} {ratio(a, b):8.1f} {a - b:10.3f}")
+    percentile_table(ours, ref, "bare loop (ms)")
     d = ms(pct(ours, 99)) - ms(pct(ref, 99))
     print(f"  goal p99 within 2 ms of the bare loop: {'MET' if d <= 2 else 'MISSED'} "
           f"(p99 difference {d:.3f} ms)")
@@ -49,10 +55,7 @@ def lateness(stamps, ticker, w0, w1, jobs, seconds, floor=None):
             fl.append(int(start) - int(sched))
         print(f"  floor: a bare loop posix_spawning {jobs} stamps at each second "
               f"({len(fl)} starts, run after the service)")
-        print(f"  {'':10} {'ours (ms)':>12} {'bare spawner (ms)':>18} {'ratio':>8} {'diff (ms)':>10}")
-        for name, p in (("p50", 50), ("p99", 99), ("max", 100)):
-            a, b = ms(pct(ours, p)), ms(pct(fl, p))
-            print(f"  {name:10} {a:12.3f} {b:18.3f} {ratio(a, b):8.1f} {a - b:10.3f}")
+        percentile_table(ours, fl, "bare spawner (ms)")
 
 
 def runnow(pairs, t0s, stamps):
