@@ -145,7 +145,7 @@ struct RunFinished {
   static constexpr EventType kType = EventType::kRunFinished;
   uint64_t run_id = 0;
   std::string job;
-  int64_t started_at_us = 0;  // measured just before the command started
+  int64_t started_at_us = 0;  // measured just before the command started; 0: never
   int64_t ended_at_us = 0;
   RunOutcome outcome = RunOutcome::kSucceeded;
   int32_t exit_code = -1;  // -1 when ended by a signal or never started

@@ -85,7 +85,7 @@ int RunShim(const ShimOptions& options, State* known) {
       RunFinished fin;
       fin.run_id = run_id;
       fin.job = r->job;
-      fin.started_at_us = fin.ended_at_us = NowMicros();
+      fin.ended_at_us = NowMicros();  // started_at 0: the command never started
       fin.outcome = RunOutcome::kFailed;
       fin.reason = "cannot take the run's lock file: " + lock.status().message();
       batch->events.push_back(fin);
@@ -142,7 +142,7 @@ int RunShim(const ShimOptions& options, State* known) {
   }
   Result<std::unique_ptr<ChildProcess>> child = Status::IOError("not started");
   if ((*waiter)->shutdown_requested()) {
-    fin.started_at_us = started_at;
+    fin.started_at_us = 0;  // the command never started
     fin.outcome = RunOutcome::kStopped;
     fin.reason = "stopped on request before the command started";
   } else {

@@ -220,9 +220,9 @@ class Folder {
       }
       r->reason = p.reason;
     }
-    // The shim's measured start of the command; RunStarted may carry the planned one
-    // (a run claimed ahead of its slot).
-    if (p.started_at_us != 0) r->started_at_us = p.started_at_us;
+    // The shim's measured start of the command (RunStarted may carry the planned one,
+    // for a run claimed ahead of its slot); 0 when the command never started.
+    r->started_at_us = p.started_at_us;
     r->ended_at_us = p.ended_at_us;
     r->exit_code = p.exit_code;
     r->signal = p.signal;

@@ -94,6 +94,36 @@ TEST_F(ServiceTest, CommandsStartOnTheirSlotNeverBefore) {
   ExpectNoDoubledSlot();
 }
 
+// Stopping the service stops the runs it claimed ahead whose command has not started:
+// nothing starts after the service has gone.
+TEST_F(ServiceTest, StoppingTheServiceStopsRunsWaitingForTheirSlot) {
+  std::string marker = tmp_.Sub("ran");
+  Ok({"job", "add", "tick", "--schedule", "* * * * * *", "--shell",
+      "echo $CHRONOGRAPH_RUN_ID >> '" + marker + "'"});
+  StartService({"--start-ahead", "900"});
+  Sleep(2);
+  // Half a second past a whole second: the next slot's shim is waiting for it.
+  int64_t now = NowMicros();
+  Sleep(static_cast<double>(kMicrosPerSecond * 3 / 2 - now % kMicrosPerSecond) / kMicrosPerSecond);
+  StopService();
+  ASSERT_TRUE(WaitFor([&] { return Count(Runs("tick"), "running") == 0; }, 10));
+  Sleep(1.5);  // past the slot the stopped run was waiting for
+  json runs = Runs("tick");
+  size_t stopped = 0;
+  for (const auto& r : runs) {
+    if (r["status"] != "stopped") continue;
+    ++stopped;
+    EXPECT_EQ(r["reason"], "stopped on request before the command started");
+    EXPECT_TRUE(r["started_at"].is_null()) << r.dump();
+  }
+  EXPECT_EQ(stopped, 1u) << runs.dump();
+  std::ifstream in(marker);
+  size_t lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  EXPECT_EQ(lines, Count(runs, "succeeded")) << "only the succeeded runs' commands ran";
+  ExpectVerified();
+}
+
 // A clean stop writes the snapshot; the next start folds only what follows it, and
 // `verify` checks the snapshot against a fresh fold.
 TEST_F(ServiceTest, RestartsFromItsSnapshotWhichVerifyChecks) {
