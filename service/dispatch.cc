@@ -7,6 +7,8 @@
 namespace cg {
 
 const sched::Schedule* ScheduleCache::Get(const JobState& job) {
+  // Full: start again (cheaper than tracking use, and parsing is quick).
+  if (cache_.size() >= max_entries_ && !cache_.count(job.spec.name)) cache_.clear();
   Entry& e = cache_[job.spec.name];
   if (!e.parsed || e.schedule != job.spec.schedule || e.time_zone != job.spec.time_zone ||
       e.anchor_us != job.schedule_anchor_us) {

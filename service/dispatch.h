@@ -18,12 +18,20 @@
 
 namespace cg {
 
-// Parsed schedules by job, reparsed when a job's definition changes.
+// Parsed schedules by job, reparsed when a job's definition changes. Bounded: the
+// service asks for a job's schedule when it computes the job's next slot and when the
+// slot comes, so with many jobs keeping every parsed schedule would cost memory for
+// nothing (an RRULE is about 400 bytes; a cron expression is parsed in about 1 µs).
 class ScheduleCache {
  public:
+  static constexpr size_t kDefaultMaxEntries = 4096;
+  explicit ScheduleCache(size_t max_entries = kDefaultMaxEntries) : max_entries_(max_entries) {}
+
   // The job's parsed schedule; nullptr when it does not parse (logged by the caller).
+  // Valid until the next Get or Forget.
   const sched::Schedule* Get(const JobState& job);
   void Forget(const std::string& job) { cache_.erase(job); }
+  size_t size() const { return cache_.size(); }
 
  private:
   struct Entry {
@@ -31,6 +39,7 @@ class ScheduleCache {
     int64_t anchor_us = 0;
     std::unique_ptr<sched::Schedule> parsed;
   };
+  size_t max_entries_;
   std::map<std::string, Entry> cache_;
 };
 
