@@ -191,7 +191,7 @@ if [[ " $only " == *" scale "* ]]; then
   D="$TMP/scale$largest"
   $S service "$B/chronographd" "$B/bench_ticker" "$D" "$IDLE_SECONDS" 20 "$TMP/strace.txt" >"$D.idle"
   $STATS scale "$TMP" "$largest" 0 $SCALE_JOBS
-  started=$(grep -c "started, shim pid" "$D.log" || true)
+  started=$(grep -c ": shim pid" "$D.log" || true)
   echo "  runs started while measured: $started (must be 0: nothing was due)"
   echo "  strace -c -f -p over 20 s idle, after the window (every system call the service made; a watchdog ping every 15 s):"
   if [ -s "$TMP/strace.txt" ]; then sed "s/^/    /" "$TMP/strace.txt"; else echo "    no system calls at all (or strace not available)"; fi
