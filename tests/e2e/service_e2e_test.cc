@@ -66,10 +66,7 @@ TEST_F(ServiceTest, CommandsStartOnTheirSlotNeverBefore) {
   StopService();
   auto us = [](const json& t) { return *ParseTime(t.get<std::string>(), 0); };
   std::map<uint64_t, int64_t> claimed_at;  // run id -> time of its RunScheduled
-  RunOutput replay = Tool({"replay", "--json"});
-  std::istringstream in(replay.out);
-  for (std::string line; std::getline(in, line);) {
-    json e = json::parse(line);
+  for (const json& e : Events()) {
     if (e["type"] == "RunScheduled") claimed_at[e["seq"].get<uint64_t>()] = us(e["time"]);
   }
   std::vector<int64_t> lateness;
@@ -134,10 +131,7 @@ TEST_F(ServiceTest, RestartsFromItsSnapshotWhichVerifyChecks) {
     json j = json::parse(r.out);
     // A clean stop snapshots its ServiceStopped (a shim may record its run after it).
     uint64_t stopped = 0;
-    RunOutput replay = Tool({"replay", "--json"});
-    std::istringstream in(replay.out);
-    for (std::string line; std::getline(in, line);) {
-      json e = json::parse(line);
+    for (const json& e : Events()) {
       if (e["type"] == "ServiceStopped") stopped = e["seq"].get<uint64_t>();
     }
     EXPECT_EQ(j["snapshot_seq"], stopped);
