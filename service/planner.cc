@@ -1,5 +1,7 @@
 #include "service/planner.h"
 
+#include <algorithm>
+
 namespace cg {
 namespace {
 
@@ -254,6 +256,10 @@ std::vector<uint64_t> OrphanedRuns(const State& state) {
     if (r->status == RunStatus::kScheduled && !OfCurrentJob(state, *r)) out.push_back(r->id);
   }
   return out;
+}
+
+int64_t PlannedStartUs(const RunRecord& run, int64_t now_us) {
+  return run.trigger == Trigger::kRequest ? now_us : std::max(now_us, run.scheduled_for_us);
 }
 
 std::vector<uint64_t> RunsToReplace(const State& state) {

@@ -89,6 +89,10 @@ std::vector<uint64_t> RunsToStart(const State& state);
 // before they started.
 std::vector<uint64_t> OrphanedRuns(const State& state);
 
+// When the command of a claimed run is to start: at its slot for a slot claimed ahead
+// of it, else now.
+int64_t PlannedStartUs(const RunRecord& run, int64_t now_us);
+
 // Running runs of `replace` jobs that have a newer run waiting: to be stopped.
 std::vector<uint64_t> RunsToReplace(const State& state);
 

@@ -5,6 +5,7 @@
 
 #include "service/os.h"
 #include "service/output_capture.h"
+#include "service/planner.h"
 #include "service/process_launcher.h"
 #include "service/state.h"
 #include "service/time_util.h"
@@ -106,8 +107,7 @@ int RunShim(const ShimOptions& options, State* known) {
     if (!mine) return Status::OK();
     run = *r;
     spec = job->spec;
-    // A slot claimed ahead starts at the slot; anything else now.
-    started_at = std::max(NowMicros(), r->trigger == Trigger::kRequest ? 0 : r->scheduled_for_us);
+    started_at = PlannedStartUs(*r, NowMicros());
     batch->events.push_back(RunStarted{run_id, r->job, r->scheduled_for_us, started_at,
                                        os::CurrentPid(), host, *lock});
     return Status::OK();

@@ -287,11 +287,10 @@ class Service {
       shims_[run] = *pid;
       pid_to_run_[*pid] = run;
       const RunRecord* r = state_.FindRun(run);
+      int64_t now = NowMicros();
       spdlog::info("run {} of job '{}' (scheduled for {}): shim pid {} {}", run,
                    r ? r->job : "?", r ? FormatRfc3339(r->scheduled_for_us) : "?", *pid,
-                   r && r->trigger != Trigger::kRequest && r->scheduled_for_us > NowMicros()
-                       ? "starts it at the slot"
-                       : "starts it now");
+                   r && PlannedStartUs(*r, now) > now ? "starts it at the slot" : "starts it now");
     }
   }
 

@@ -122,12 +122,8 @@ class Folder {
                    ", which is not a pending request for '" + p.job + "'");
       }
       s_.pending_requests.erase(it);
-    } else if (p.scheduled_for_us <= j->last_slot_us) {
-      // Slots are decided in order, each after the job's cursor: one at or before it
-      // was decided already (or passed before the job could run it).
-      return Bad("slot of job '" + p.job + "' at " + std::to_string(p.scheduled_for_us) +
-                 " claimed twice (the job's slots up to " + std::to_string(j->last_slot_us) +
-                 " are decided)");
+    } else if (Status st = SlotUndecided(*j, p.scheduled_for_us, "claimed"); !st.ok()) {
+      return st;
     }
     RunRecord& r = s_.runs[e_.seq];
     r.id = e_.seq;
@@ -156,10 +152,9 @@ class Folder {
       s_.pending_requests.erase(it);
     } else if (p.reason != SkipReason::kDst) {
       const JobState* j = Job(p.job);
-      if (j && p.scheduled_for_us <= j->last_slot_us) {
-        return Bad("slot of job '" + p.job + "' at " + std::to_string(p.scheduled_for_us) +
-                   " decided twice (the job's slots up to " + std::to_string(j->last_slot_us) +
-                   " are decided)");
+      if (Status st = j ? SlotUndecided(*j, p.scheduled_for_us, "decided") : Status::OK();
+          !st.ok()) {
+        return st;
       }
     }
     RunRecord& r = s_.runs[e_.seq];
@@ -282,6 +277,14 @@ class Folder {
   JobState* Job(const std::string& name) {
     auto it = s_.jobs.find(name);
     return it == s_.jobs.end() ? nullptr : &it->second;
+  }
+  // Slots are decided in order, each after the job's cursor: one at or before it was
+  // decided already (or passed before the job could run it).
+  Status SlotUndecided(const JobState& j, int64_t at_us, const char* verb) const {
+    if (at_us > j.last_slot_us) return Status::OK();
+    return Bad("slot of job '" + j.spec.name + "' at " + std::to_string(at_us) + " " + verb +
+               " twice (the job's slots up to " + std::to_string(j.last_slot_us) +
+               " are decided)");
   }
   void Touch(const std::string& job) {
     if (s_.track_touched) s_.touched_jobs.insert(job);
