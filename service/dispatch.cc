@@ -3,22 +3,40 @@
 #include "service/os.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace cg {
 
-const sched::Schedule* ScheduleCache::Get(const JobState& job) {
+const sched::Schedule* ScheduleCache::Get(const std::string& name, const JobState& job) {
   // Full: start again (cheaper than tracking use, and parsing is quick).
-  if (cache_.size() >= max_entries_ && !cache_.count(job.spec.name)) cache_.clear();
-  Entry& e = cache_[job.spec.name];
-  if (!e.parsed || e.schedule != job.spec.schedule || e.time_zone != job.spec.time_zone ||
+  if (cache_.size() >= max_entries_ && !cache_.count(name)) cache_.clear();
+  Entry& e = cache_[name];
+  if (!e.parsed || e.schedule != job.schedule || e.time_zone != job.time_zone ||
       e.anchor_us != job.schedule_anchor_us) {
-    e.schedule = job.spec.schedule;
-    e.time_zone = job.spec.time_zone;
+    e.schedule = job.schedule;
+    e.time_zone = job.time_zone;
     e.anchor_us = job.schedule_anchor_us;
-    auto parsed = sched::ParseSchedule(job.spec.schedule, job.spec.time_zone, job.schedule_anchor_us);
+    auto parsed = sched::ParseSchedule(job.schedule, job.time_zone, job.schedule_anchor_us);
     e.parsed = parsed.ok() ? std::move(parsed).value() : nullptr;
   }
   return e.parsed.get();
+}
+
+Result<JobSpec> ReadJobSpec(store::EventLog* log, const std::string& name,
+                            const JobState& job) {
+  if (job.full_spec) return job.spec();
+  std::optional<JobSpec> spec;
+  CG_RETURN_IF_ERROR(log->Scan(job.spec_seq, job.spec_seq, [&](const Event& e) {
+    if (const auto* d = std::get_if<JobDefined>(&e.payload)) spec = d->spec;
+    if (const auto* c = std::get_if<JobChanged>(&e.payload)) spec = c->spec;
+    return false;
+  }));
+  if (!spec || spec->name != name) {
+    return Status::Corruption("event " + std::to_string(job.spec_seq) +
+                              " does not define job '" + name + "'");
+  }
+  spec->enabled = job.enabled;
+  return *std::move(spec);
 }
 
 namespace {
@@ -82,16 +100,16 @@ Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache*
       }
     }
     planner.Requests(&batch->events);
-    auto plan_job = [&](const JobState& job) {
-      const sched::Schedule* schedule = schedules->Get(job);
-      if (schedule) planner.DueSlots(job, *schedule, &batch->events);
+    auto plan_job = [&](const std::string& name, const JobState& job) {
+      const sched::Schedule* schedule = schedules->Get(name, job);
+      if (schedule) planner.DueSlots(name, job, *schedule, &batch->events);
     };
     if (o.due_jobs) {
       for (const auto& name : *o.due_jobs) {
-        if (const JobState* job = s.FindJob(name)) plan_job(*job);
+        if (const JobState* job = s.FindJob(name)) plan_job(name, *job);
       }
     } else {
-      for (const auto& [name, job] : s.jobs) plan_job(job);
+      for (const auto& [name, job] : s.jobs) plan_job(name, job);
     }
     return Status::OK();
   });

@@ -29,7 +29,7 @@ class ScheduleCache {
 
   // The job's parsed schedule; nullptr when it does not parse (logged by the caller).
   // Valid until the next Get or Forget.
-  const sched::Schedule* Get(const JobState& job);
+  const sched::Schedule* Get(const std::string& name, const JobState& job);
   void Forget(const std::string& job) { cache_.erase(job); }
   size_t size() const { return cache_.size(); }
 
@@ -67,6 +67,13 @@ struct PassOptions {
 // Runs the pass; *state is current afterwards. Returns the number of events appended.
 Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache* schedules,
                               const PassOptions& options);
+
+// The job's whole definition: its JobState::full_spec, or, in a state that does not keep
+// specs (the service's, which a forked shim inherits), the spec of event spec_seq with
+// the job's `enabled`. Corruption when that event is not a JobDefined/JobChanged of the
+// job.
+Result<JobSpec> ReadJobSpec(store::EventLog* log, const std::string& name,
+                            const JobState& job);
 
 // The path of the run shim's executable (chronographd, next to the running program).
 std::string ShimPath();

@@ -45,7 +45,7 @@ RunScheduled Claim(const std::string& job, const sched::Fire& f, Trigger t) {
 }  // namespace
 
 std::optional<sched::Fire> NextSlot(const JobState& job, const sched::Schedule& schedule) {
-  if (!job.spec.enabled && job.disabled_skip_recorded) return std::nullopt;
+  if (!job.enabled && job.disabled_skip_recorded) return std::nullopt;
   return schedule.NextAfter(job.last_slot_us);
 }
 
@@ -78,7 +78,7 @@ void Planner::Abandoning(const RunRecord& run) {
 
 // Decides one run that is wanted (a slot on time, a catch-up, a request), under the
 // job's overlap policy.
-void Planner::Decide(const JobSpec& spec, bool force_queue, RunScheduled claim,
+void Planner::Decide(const JobState& job, bool force_queue, RunScheduled claim,
                      std::vector<EventPayload>* out) {
   JobRuns& runs = Runs(claim.job);
   auto skip = [&](const std::string& detail) {
@@ -91,7 +91,7 @@ void Planner::Decide(const JobSpec& spec, bool force_queue, RunScheduled claim,
     out->push_back(s);
   };
   if (runs.running + runs.scheduled > 0) {
-    OverlapPolicy policy = force_queue ? OverlapPolicy::kQueue : spec.overlap;
+    OverlapPolicy policy = force_queue ? OverlapPolicy::kQueue : job.overlap;
     if (policy == OverlapPolicy::kSkip) {
       const RunRecord* running = runs.running_id ? state_.FindRun(runs.running_id) : nullptr;
       if (running && running->started_at_us > o_.now_us) {
@@ -114,9 +114,8 @@ void Planner::Decide(const JobSpec& spec, bool force_queue, RunScheduled claim,
   out->push_back(std::move(claim));
 }
 
-void Planner::DueSlots(const JobState& job, const sched::Schedule& schedule,
-                       std::vector<EventPayload>* out) {
-  const std::string& name = job.spec.name;
+void Planner::DueSlots(const std::string& name, const JobState& job,
+                       const sched::Schedule& schedule, std::vector<EventPayload>* out) {
   std::vector<sched::Fire> due;
   size_t total_due = 0;
   int64_t first_due_us = 0;
@@ -131,25 +130,24 @@ void Planner::DueSlots(const JobState& job, const sched::Schedule& schedule,
     if (total_due++ == 0) first_due_us = fire->at_us;
     due.push_back(*fire);
     if (due.size() > o_.max_missed_events + 1) due.erase(due.begin());
-    if (!job.spec.enabled) break;  // only the first slot is recorded for a disabled job
+    if (!job.enabled) break;  // only the first slot is recorded for a disabled job
   }
-  if (!due.empty()) DecideDue(job, due, total_due, first_due_us, out);
-  if (ahead && job.spec.enabled) {
+  if (!due.empty()) DecideDue(name, job, due, total_due, first_due_us, out);
+  if (ahead && job.enabled) {
     // Only an idle job: a busy one has the slot decided when it comes, as without
     // starting ahead (a run ending meanwhile must not make it overlap).
     JobRuns& runs = Runs(name);
     if (runs.running + runs.scheduled == 0) {
-      Decide(job.spec, false, Claim(name, *ahead, Trigger::kSchedule), out);
+      Decide(job, false, Claim(name, *ahead, Trigger::kSchedule), out);
       NoteRepeat(name, *ahead, out);
     }
   }
 }
 
-void Planner::DecideDue(const JobState& job, const std::vector<sched::Fire>& due,
-                        size_t total_due, int64_t first_due_us,
-                        std::vector<EventPayload>* out) {
-  const std::string& name = job.spec.name;
-  if (!job.spec.enabled) {
+void Planner::DecideDue(const std::string& name, const JobState& job,
+                        const std::vector<sched::Fire>& due, size_t total_due,
+                        int64_t first_due_us, std::vector<EventPayload>* out) {
+  if (!job.enabled) {
     RunSkipped s;
     s.job = name;
     s.scheduled_for_us = due.front().at_us;
@@ -170,7 +168,7 @@ void Planner::DecideDue(const JobState& job, const std::vector<sched::Fire>& due
                               ? std::to_string(unrecorded) + " earlier slots since " +
                                     FormatRfc3339(first_due_us) + " were missed too"
                               : "";
-    switch (job.spec.missed) {
+    switch (job.missed) {
       case MissedPolicy::kSkip:
         out->push_back(Missed(
             name, f.at_us,
@@ -178,7 +176,7 @@ void Planner::DecideDue(const JobState& job, const std::vector<sched::Fire>& due
         break;
       case MissedPolicy::kOnce:
         if (newest && !on_time) {
-          Decide(job.spec, false, claim(f, Trigger::kCatchUp), out);
+          Decide(job, false, claim(f, Trigger::kCatchUp), out);
         } else {
           out->push_back(Missed(name, f.at_us,
                                 summary.empty() ? "passed while the service was down or late; "
@@ -190,13 +188,13 @@ void Planner::DecideDue(const JobState& job, const std::vector<sched::Fire>& due
         if (!summary.empty()) {
           out->push_back(Missed(name, f.at_us, summary));
         } else {
-          Decide(job.spec, /*force_queue=*/true, claim(f, Trigger::kCatchUp), out);
+          Decide(job, /*force_queue=*/true, claim(f, Trigger::kCatchUp), out);
         }
         break;
     }
   }
   if (on_time) {
-    Decide(job.spec, false, claim(latest, Trigger::kSchedule), out);
+    Decide(job, false, claim(latest, Trigger::kSchedule), out);
     NoteRepeat(name, latest, out);
   }
 }
@@ -219,13 +217,14 @@ void Planner::Requests(std::vector<EventPayload>* out) {
     c.scheduled_for_us = req.requested_at_us;
     c.trigger = Trigger::kRequest;
     c.request_seq = seq;
-    Decide(job->spec, false, c, out);
+    Decide(*job, false, c, out);
   }
 }
 
-void PlanDueSlots(const State& state, const JobState& job, const sched::Schedule& schedule,
-                  const PlanOptions& o, std::vector<EventPayload>* out) {
-  Planner(state, o).DueSlots(job, schedule, out);
+void PlanDueSlots(const State& state, const std::string& name, const JobState& job,
+                  const sched::Schedule& schedule, const PlanOptions& o,
+                  std::vector<EventPayload>* out) {
+  Planner(state, o).DueSlots(name, job, schedule, out);
 }
 
 void PlanRequests(const State& state, const PlanOptions& o, std::vector<EventPayload>* out) {
@@ -273,7 +272,7 @@ std::vector<uint64_t> RunsToReplace(const State& state) {
   std::vector<uint64_t> out;
   for (const auto& [job, id] : running) {
     const JobState* j = state.FindJob(job);
-    if (j && j->spec.overlap == OverlapPolicy::kReplace && waiting[job]) out.push_back(id);
+    if (j && j->overlap == OverlapPolicy::kReplace && waiting[job]) out.push_back(id);
   }
   return out;
 }

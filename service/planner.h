@@ -49,7 +49,7 @@ class Planner {
   // Appends the decisions for `job`'s slots due at now_us (claims, skips and why), and
   // the claim of its next slot when that comes within ahead_us and the job is idle.
   // `schedule` is the job's parsed schedule. Slots already decided are passed over.
-  void DueSlots(const JobState& job, const sched::Schedule& schedule,
+  void DueSlots(const std::string& name, const JobState& job, const sched::Schedule& schedule,
                 std::vector<EventPayload>* out);
   // Appends the answers to every pending run request (RunScheduled or RunSkipped).
   void Requests(std::vector<EventPayload>* out);
@@ -65,9 +65,10 @@ class Planner {
   JobRuns& Runs(const std::string& job);
   // The decisions for due slots (oldest first; `total_due` counts the older ones not
   // kept, from `first_due_us`).
-  void DecideDue(const JobState& job, const std::vector<sched::Fire>& due, size_t total_due,
-                 int64_t first_due_us, std::vector<EventPayload>* out);
-  void Decide(const JobSpec& spec, bool force_queue, RunScheduled claim,
+  void DecideDue(const std::string& name, const JobState& job,
+                 const std::vector<sched::Fire>& due, size_t total_due, int64_t first_due_us,
+                 std::vector<EventPayload>* out);
+  void Decide(const JobState& job, bool force_queue, RunScheduled claim,
               std::vector<EventPayload>* out);
 
   const State& state_;
@@ -76,8 +77,9 @@ class Planner {
 };
 
 // Shorthands for a batch of one kind of decision.
-void PlanDueSlots(const State& state, const JobState& job, const sched::Schedule& schedule,
-                  const PlanOptions& o, std::vector<EventPayload>* out);
+void PlanDueSlots(const State& state, const std::string& name, const JobState& job,
+                  const sched::Schedule& schedule, const PlanOptions& o,
+                  std::vector<EventPayload>* out);
 void PlanRequests(const State& state, const PlanOptions& o, std::vector<EventPayload>* out);
 
 // The claimed runs that may start now: per job, its oldest scheduled run when nothing

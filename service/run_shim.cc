@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "service/dispatch.h"
 #include "service/os.h"
 #include "service/output_capture.h"
 #include "service/planner.h"
@@ -94,24 +95,50 @@ int RunShim(const ShimOptions& options, State* known) {
     });
     return 1;
   }
-  // RunStarted is the atomic claim of "starting": only one shim's append succeeds.
+  // RunStarted is the atomic claim of "starting": only one shim's append succeeds. The
+  // command is the job's definition at that moment: a state that does not keep specs
+  // (the service's) has it read from the log first, and again should the job change
+  // before the claim.
   JobSpec spec;
   RunRecord run;
   bool mine = false;
   const std::string host = os::HostName();
   int64_t started_at = 0;
-  auto started = (*log)->Transact(&state, [&](const State& s, store::Batch* batch) {
-    const RunRecord* r = s.FindRun(run_id);
-    const JobState* job = r ? s.FindJob(r->job) : nullptr;
-    mine = r && job && r->status == RunStatus::kScheduled && job->defined_seq == r->job_seq;
-    if (!mine) return Status::OK();
-    run = *r;
-    spec = job->spec;
-    started_at = PlannedStartUs(*r, NowMicros());
-    batch->events.push_back(RunStarted{run_id, r->job, r->scheduled_for_us, started_at,
-                                       os::CurrentPid(), host, *lock});
-    return Status::OK();
-  });
+  Result<uint64_t> started = uint64_t{0};
+  for (bool again = true; again;) {
+    again = false;
+    uint64_t spec_seq = 0;
+    if (const RunRecord* r = state.FindRun(run_id)) {
+      if (const JobState* job = state.FindJob(r->job)) {
+        auto read = ReadJobSpec(log->get(), r->job, *job);
+        if (!read.ok()) {
+          Log(run_id, read.status().ToString());
+          (void)os::RemoveFile(*lock);
+          return 1;
+        }
+        spec = std::move(read).value();
+        spec_seq = job->spec_seq;
+      }
+    }
+    started = (*log)->Transact(&state, [&](const State& s, store::Batch* batch) {
+      const RunRecord* r = s.FindRun(run_id);
+      const JobState* job = r ? s.FindJob(r->job) : nullptr;
+      mine = r && job && r->status == RunStatus::kScheduled && job->defined_seq == r->job_seq;
+      if (!mine) return Status::OK();
+      if (job->spec_seq != spec_seq) {  // changed since it was read
+        mine = false;
+        again = true;
+        return Status::OK();
+      }
+      spec.enabled = job->enabled;
+      run = *r;
+      started_at = PlannedStartUs(*r, NowMicros());
+      batch->events.push_back(RunStarted{run_id, r->job, r->scheduled_for_us, started_at,
+                                         os::CurrentPid(), host, *lock});
+      return Status::OK();
+    });
+    if (!started.ok()) break;
+  }
   if (!started.ok() || !mine) {
     (void)os::RemoveFile(*lock);
     if (!started.ok()) Log(run_id, started.status().ToString());

@@ -34,6 +34,7 @@ class Service {
     int64_t t0 = NowMicros();
     // The service needs the active runs, not the history (chronotool reads that).
     state_.finished_runs_per_job = kFinishedRunsKeptPerJob;
+    state_.keep_specs = false;  // a run's shim reads its job's spec from the log
     LoadSnapshot();
     state_.track_touched = false;  // every job is scheduled below anyway
     Status st = log_->CatchUp(&state_);
@@ -154,7 +155,7 @@ class Service {
     if (!*snap) return;
     auto decoded = DecodeStateSnapshot((*snap)->state);
     if (!decoded.ok() || decoded->last_seq != (*snap)->seq ||
-        decoded->finished_runs_per_job != kFinishedRunsKeptPerJob) {
+        decoded->finished_runs_per_job != kFinishedRunsKeptPerJob || decoded->keep_specs) {
       spdlog::warn("not using the snapshot at event {}: {}; replaying the whole log",
                    (*snap)->seq,
                    decoded.ok() ? "taken with other settings" : decoded.status().ToString());
@@ -192,10 +193,10 @@ class Service {
       schedules_.Forget(name);
       return;
     }
-    const sched::Schedule* schedule = schedules_.Get(*job);
+    const sched::Schedule* schedule = schedules_.Get(name, *job);
     if (!schedule) {
       spdlog::error("job '{}': schedule '{}' does not parse; it will not run", name,
-                    job->spec.schedule);
+                    job->schedule);
       next_.erase(name);
       return;
     }

@@ -67,7 +67,7 @@ class Folder {
     if (p.spec.name.empty()) return Bad("JobDefined without a name");
     if (s_.jobs.count(p.spec.name)) return Bad("job '" + p.spec.name + "' defined twice");
     JobState& j = s_.jobs[p.spec.name];
-    j.spec = p.spec;
+    SetSpec(&j, p.spec);
     j.defined_seq = e_.seq;
     j.defined_at_us = j.changed_at_us = j.schedule_anchor_us = j.last_slot_us = e_.time_us;
     Touch(p.spec.name);
@@ -77,17 +77,17 @@ class Folder {
   Status operator()(const JobChanged& p) {
     JobState* j = Job(p.spec.name);
     if (!j) return Bad("JobChanged for unknown job '" + p.spec.name + "'");
-    if (p.spec.schedule != j->spec.schedule || p.spec.time_zone != j->spec.time_zone) {
+    if (p.spec.schedule != j->schedule || p.spec.time_zone != j->time_zone) {
       // Slots of the new schedule before this moment are not owed.
       j->schedule_anchor_us = e_.time_us;
       j->last_slot_us = std::max(j->last_slot_us, e_.time_us);
     }
-    if (p.spec.enabled && !j->spec.enabled) {
+    if (p.spec.enabled && !j->enabled) {
       j->last_slot_us = std::max(j->last_slot_us, e_.time_us);
       j->disabled_skip_recorded = false;
     }
     Touch(p.spec.name);
-    j->spec = p.spec;
+    SetSpec(j, p.spec);
     j->changed_at_us = e_.time_us;
     return Status::OK();
   }
@@ -122,7 +122,7 @@ class Folder {
                    ", which is not a pending request for '" + p.job + "'");
       }
       s_.pending_requests.erase(it);
-    } else if (Status st = SlotUndecided(*j, p.scheduled_for_us, "claimed"); !st.ok()) {
+    } else if (Status st = SlotUndecided(p.job, *j, p.scheduled_for_us, "claimed"); !st.ok()) {
       return st;
     }
     RunRecord& r = s_.runs[e_.seq];
@@ -152,7 +152,7 @@ class Folder {
       s_.pending_requests.erase(it);
     } else if (p.reason != SkipReason::kDst) {
       const JobState* j = Job(p.job);
-      if (Status st = j ? SlotUndecided(*j, p.scheduled_for_us, "decided") : Status::OK();
+      if (Status st = j ? SlotUndecided(p.job, *j, p.scheduled_for_us, "decided") : Status::OK();
           !st.ok()) {
         return st;
       }
@@ -280,11 +280,26 @@ class Folder {
   }
   // Slots are decided in order, each after the job's cursor: one at or before it was
   // decided already (or passed before the job could run it).
-  Status SlotUndecided(const JobState& j, int64_t at_us, const char* verb) const {
+  Status SlotUndecided(const std::string& job, const JobState& j, int64_t at_us,
+                       const char* verb) const {
     if (at_us > j.last_slot_us) return Status::OK();
-    return Bad("slot of job '" + j.spec.name + "' at " + std::to_string(at_us) + " " + verb +
+    return Bad("slot of job '" + job + "' at " + std::to_string(at_us) + " " + verb +
                " twice (the job's slots up to " + std::to_string(j.last_slot_us) +
                " are decided)");
+  }
+  // The job's definition is now `spec`, from this event.
+  void SetSpec(JobState* j, const JobSpec& spec) {
+    j->schedule = spec.schedule;
+    j->time_zone = spec.time_zone;
+    j->enabled = spec.enabled;
+    j->overlap = spec.overlap;
+    j->missed = spec.missed;
+    j->spec_seq = e_.seq;
+    if (s_.keep_specs) {
+      j->full_spec = std::make_shared<const JobSpec>(spec);
+    } else {
+      j->full_spec.reset();
+    }
   }
   void Touch(const std::string& job) {
     if (s_.track_touched) s_.touched_jobs.insert(job);
@@ -315,12 +330,17 @@ class Folder {
     JobState* j = Job(name);
     if (!j) return Bad(std::string(enabled ? "JobEnabled" : "JobDisabled") +
                        " for unknown job '" + name + "'");
-    if (enabled && !j->spec.enabled) {
+    if (enabled && !j->enabled) {
       // Slots that passed while disabled are not missed runs.
       j->last_slot_us = std::max(j->last_slot_us, e_.time_us);
       j->disabled_skip_recorded = false;
     }
-    j->spec.enabled = enabled;
+    j->enabled = enabled;
+    if (j->full_spec && j->full_spec->enabled != enabled) {
+      auto copy = std::make_shared<JobSpec>(*j->full_spec);  // specs are shared: copy
+      copy->enabled = enabled;
+      j->full_spec = std::move(copy);
+    }
     j->changed_at_us = e_.time_us;
     Touch(name);
     return Status::OK();

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -59,7 +60,22 @@ struct RunRecord {
 };
 
 struct JobState {
-  JobSpec spec;
+  // What the scheduler reads of the job's definition, kept for every job.
+  std::string schedule;
+  std::string time_zone;
+  bool enabled = true;
+  OverlapPolicy overlap = OverlapPolicy::kSkip;
+  MissedPolicy missed = MissedPolicy::kOnce;
+  // The JobDefined or JobChanged event whose spec is the job's definition (with
+  // `enabled` as above: JobEnabled and JobDisabled do not repeat the spec).
+  uint64_t spec_seq = 0;
+  // The whole definition, `enabled` included. Null under State::keep_specs == false:
+  // the service keeps only the fields above (its memory with many jobs) and reads the
+  // spec of event spec_seq when a run starts.
+  std::shared_ptr<const JobSpec> full_spec;
+  // REQUIRES: full_spec (State::keep_specs, the default).
+  const JobSpec& spec() const { return *full_spec; }
+
   uint64_t defined_seq = 0;
   int64_t defined_at_us = 0;
   int64_t changed_at_us = 0;
@@ -108,6 +124,9 @@ struct State {
   // (`verify`) still makes them. Set before the first event is applied.
   size_t finished_runs_per_job = 0;
   uint64_t forgotten_runs = 0;  // finished runs dropped under the bound
+  // Keep each job's whole JobSpec (JobState::full_spec). The service turns it off and
+  // reads a job's spec from the log when it starts a run. Set before the first event.
+  bool keep_specs = true;
   // Names of the jobs that events touched (definition or runs) since the owner last
   // cleared it; the service uses it to reschedule only those. Not part of the record.
   std::set<std::string> touched_jobs;

@@ -21,9 +21,25 @@ void serialize(A& ar, RunRecord& r) {
 }
 
 template <class A>
-void serialize(A& ar, JobState& j) {
-  ar(j.spec, j.defined_seq, j.defined_at_us, j.changed_at_us, j.schedule_anchor_us,
-     j.last_run_id, j.last_slot_us, j.disabled_skip_recorded, j.kept_finished_runs);
+void save(A& ar, const JobState& j) {
+  ar(j.schedule, j.time_zone, j.enabled, j.overlap, j.missed, j.spec_seq,
+     static_cast<bool>(j.full_spec));
+  if (j.full_spec) ar(*j.full_spec);
+  ar(j.defined_seq, j.defined_at_us, j.changed_at_us, j.schedule_anchor_us, j.last_run_id,
+     j.last_slot_us, j.disabled_skip_recorded, j.kept_finished_runs);
+}
+
+template <class A>
+void load(A& ar, JobState& j) {
+  bool has_full_spec = false;
+  ar(j.schedule, j.time_zone, j.enabled, j.overlap, j.missed, j.spec_seq, has_full_spec);
+  if (has_full_spec) {
+    auto spec = std::make_shared<JobSpec>();
+    ar(*spec);
+    j.full_spec = std::move(spec);
+  }
+  ar(j.defined_seq, j.defined_at_us, j.changed_at_us, j.schedule_anchor_us, j.last_run_id,
+     j.last_slot_us, j.disabled_skip_recorded, j.kept_finished_runs);
 }
 
 template <class A>
@@ -41,7 +57,7 @@ namespace {
 template <class A, class S>
 void Fields(A& ar, S& s) {
   ar(s.last_seq, s.last_time_us, s.events, s.ignored_events, s.jobs, s.runs, s.active_runs,
-     s.pending_requests, s.service, s.finished_runs_per_job, s.forgotten_runs);
+     s.pending_requests, s.service, s.finished_runs_per_job, s.forgotten_runs, s.keep_specs);
 }
 
 }  // namespace

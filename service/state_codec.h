@@ -14,7 +14,7 @@
 namespace cg {
 
 // Bumped whenever State's fields change; a snapshot of another version is not used.
-constexpr uint32_t kStateSnapshotVersion = 1;
+constexpr uint32_t kStateSnapshotVersion = 2;  // 2: jobs without their whole spec
 
 // Everything the fold produced (not touched_jobs, which is not part of the record).
 std::string EncodeStateSnapshot(const State& state);

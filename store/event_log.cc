@@ -556,6 +556,7 @@ Status EventLog::Verify(VerifyReport* report) {
     }
     if (decoded.ok()) {
       bounded.finished_runs_per_job = decoded->finished_runs_per_job;
+      bounded.keep_specs = decoded->keep_specs;
     } else {
       snapshot.reset();  // another version's: not ours to judge
     }

@@ -35,14 +35,14 @@ class PlannerTest : public ::testing::Test {
   // Plans job `name` at `now` and applies the decisions, as a pass would.
   std::vector<EventPayload> Plan(const std::string& name, int64_t now, int64_t ahead_us = 0) {
     const JobState* job = state_.FindJob(name);
-    auto schedule = sched::ParseSchedule(job->spec.schedule, job->spec.time_zone,
+    auto schedule = sched::ParseSchedule(job->schedule, job->time_zone,
                                          job->schedule_anchor_us);
     EXPECT_TRUE(schedule.ok()) << schedule.status().ToString();
     PlanOptions o;
     o.now_us = now;
     o.ahead_us = ahead_us;
     std::vector<EventPayload> out;
-    PlanDueSlots(state_, *job, **schedule, o, &out);
+    PlanDueSlots(state_, name, *job, **schedule, o, &out);
     for (const auto& p : out) Push(p, now);
     return out;
   }
@@ -194,7 +194,7 @@ TEST_F(PlannerTest, ADisabledJobRecordsOneSkipThenWaits) {
   EXPECT_EQ(Kinds(Plan("d", kT0 + 60 * kS)), std::vector<std::string>{"skip:disabled"});
   EXPECT_TRUE(Plan("d", kT0 + 600 * kS).empty());
   const JobState* job = state_.FindJob("d");
-  auto schedule = sched::ParseSchedule(job->spec.schedule, "UTC", job->schedule_anchor_us);
+  auto schedule = sched::ParseSchedule(job->schedule, "UTC", job->schedule_anchor_us);
   EXPECT_FALSE(NextSlot(*job, **schedule).has_value());
   // Enabled again: the slots that passed while disabled are not owed.
   Push(JobEnabled{"d"}, kT0 + 610 * kS);
@@ -253,7 +253,7 @@ TEST_F(PlannerTest, ADstNoteDoesNotBlockALaterSlotAtItsInstant) {
   ASSERT_EQ(Kinds(Plan("b", day + 1800 * kS)),
             (std::vector<std::string>{"claim:schedule", "skip:dst"}));
   StartAndFinish(state_.FindJob("b")->last_run_id, day + 1801 * kS);
-  JobSpec changed = state_.FindJob("b")->spec;
+  JobSpec changed = state_.FindJob("b")->spec();
   changed.schedule = "30 * * * *";
   Push(JobChanged{changed, {"schedule"}}, day + 2700 * kS);
   EXPECT_EQ(Kinds(Plan("b", day + 5400 * kS)), std::vector<std::string>{"claim:schedule"});
@@ -283,8 +283,8 @@ TEST_F(PlannerTest, OneBatchSeesItsOwnDecisions) {
   std::vector<EventPayload> out;
   planner.Requests(&out);
   const JobState* job = state_.FindJob("s");
-  auto schedule = sched::ParseSchedule(job->spec.schedule, "UTC", job->schedule_anchor_us);
-  planner.DueSlots(*job, **schedule, &out);
+  auto schedule = sched::ParseSchedule(job->schedule, "UTC", job->schedule_anchor_us);
+  planner.DueSlots("s", *job, **schedule, &out);
   EXPECT_EQ(Kinds(out), (std::vector<std::string>{"claim:request", "skip:overlap"}));
 }
 

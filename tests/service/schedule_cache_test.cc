@@ -1,17 +1,18 @@
-// The service's cache of parsed schedules: right for every job, bounded in size.
+// The service's cache of parsed schedules: right for every job, bounded in size. And
+// reading a job's spec back from the log for a state that does not keep specs.
 #include "service/dispatch.h"
 
 #include <gtest/gtest.h>
 
+#include "tests/util/subprocess.h"
+
 namespace cg {
 namespace {
 
-JobState Job(const std::string& name, const std::string& schedule) {
+JobState Job(const std::string& schedule) {
   JobState j;
-  j.spec.name = name;
-  j.spec.argv = {"/bin/true"};
-  j.spec.schedule = schedule;
-  j.spec.time_zone = "UTC";
+  j.schedule = schedule;
+  j.time_zone = "UTC";
   return j;
 }
 
@@ -19,17 +20,17 @@ constexpr int64_t kT0 = 1795774500LL * 1000000;  // 2026-11-27T10:15:00Z
 
 TEST(ScheduleCacheTest, StaysWithinItsBoundAndAnswersForEveryJob) {
   ScheduleCache cache(2);
-  std::vector<JobState> jobs = {Job("a", "0 * * * *"), Job("b", "30 * * * *"),
-                                Job("c", "45 * * * *")};
+  const std::string names[] = {"a", "b", "c"};
+  std::vector<JobState> jobs = {Job("0 * * * *"), Job("30 * * * *"), Job("45 * * * *")};
   const int64_t expected[] = {kT0 + 45 * 60 * 1000000LL, kT0 + 15 * 60 * 1000000LL,
                               kT0 + 30 * 60 * 1000000LL};
   for (int round = 0; round < 3; ++round) {
     for (size_t i = 0; i < jobs.size(); ++i) {
-      const sched::Schedule* s = cache.Get(jobs[i]);
+      const sched::Schedule* s = cache.Get(names[i], jobs[i]);
       ASSERT_NE(s, nullptr);
       auto fire = s->NextAfter(kT0);
       ASSERT_TRUE(fire.has_value());
-      EXPECT_EQ(fire->at_us, expected[i]) << jobs[i].spec.name;
+      EXPECT_EQ(fire->at_us, expected[i]) << names[i];
       EXPECT_LE(cache.size(), 2u);
     }
   }
@@ -37,12 +38,56 @@ TEST(ScheduleCacheTest, StaysWithinItsBoundAndAnswersForEveryJob) {
 
 TEST(ScheduleCacheTest, AChangedScheduleIsParsedAgain) {
   ScheduleCache cache;
-  JobState j = Job("a", "0 * * * *");
-  EXPECT_EQ(cache.Get(j)->NextAfter(kT0)->at_us, kT0 + 45 * 60 * 1000000LL);
-  j.spec.schedule = "20 * * * *";
-  EXPECT_EQ(cache.Get(j)->NextAfter(kT0)->at_us, kT0 + 5 * 60 * 1000000LL);
-  j.spec.schedule = "61 * * * *";
-  EXPECT_EQ(cache.Get(j), nullptr);
+  JobState j = Job("0 * * * *");
+  EXPECT_EQ(cache.Get("a", j)->NextAfter(kT0)->at_us, kT0 + 45 * 60 * 1000000LL);
+  j.schedule = "20 * * * *";
+  EXPECT_EQ(cache.Get("a", j)->NextAfter(kT0)->at_us, kT0 + 5 * 60 * 1000000LL);
+  j.schedule = "61 * * * *";
+  EXPECT_EQ(cache.Get("a", j), nullptr);
+}
+
+TEST(ReadJobSpecTest, ReadsTheDefinitionInForceFromTheLog) {
+  cg::testing::TempDir tmp;
+  auto log = store::EventLog::Open(tmp.path(), store::Options{});
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  State writer;  // keeps specs, as chronotool does
+  JobSpec spec;
+  spec.name = "a";
+  spec.argv = {"/bin/echo", "one"};
+  spec.schedule = "0 * * * *";
+  spec.env = {{"K", "v"}};
+  ASSERT_TRUE((*log)->Append(&writer, JobDefined{spec}).ok());
+  ASSERT_TRUE((*log)->Append(&writer, JobDefined{[] {
+    JobSpec b;
+    b.name = "b";
+    b.argv = {"/bin/true"};
+    b.schedule = "0 * * * *";
+    return b;
+  }()}).ok());
+  spec.argv = {"/bin/echo", "two"};
+  ASSERT_TRUE((*log)->Append(&writer, JobChanged{spec, {"command"}}).ok());
+  ASSERT_TRUE((*log)->Append(&writer, JobDisabled{"a"}).ok());
+
+  State slim;
+  slim.keep_specs = false;
+  ASSERT_TRUE((*log)->CatchUp(&slim).ok());
+  const JobState* a = slim.FindJob("a");
+  ASSERT_EQ(a->full_spec, nullptr);
+  auto read = ReadJobSpec(log->get(), "a", *a);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  JobSpec expected = spec;
+  expected.enabled = false;
+  EXPECT_EQ(*read, expected);
+  // With specs kept, the same answer without reading the log.
+  auto kept = ReadJobSpec(log->get(), "a", *writer.FindJob("a"));
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(*kept, expected);
+  // An event that is not this job's definition is corruption, named.
+  JobState wrong = *a;
+  wrong.spec_seq = 2;  // b's
+  auto bad = ReadJobSpec(log->get(), "a", wrong);
+  EXPECT_TRUE(bad.status().IsCorruption());
+  EXPECT_NE(bad.status().message().find("event 2"), std::string::npos) << bad.status().ToString();
 }
 
 }  // namespace

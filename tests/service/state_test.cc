@@ -31,13 +31,13 @@ TEST_F(FoldTest, JobLifecycle) {
   JobSpec changed = Spec("a");
   changed.timeout_ms = 5000;
   ASSERT_TRUE(Push(JobChanged{changed, {"timeout"}}).ok());
-  EXPECT_EQ(state_.FindJob("a")->spec.timeout_ms, 5000);
+  EXPECT_EQ(state_.FindJob("a")->spec().timeout_ms, 5000);
   // A change that keeps the schedule keeps the schedule's anchor.
   EXPECT_EQ(state_.FindJob("a")->schedule_anchor_us, 1000);
   ASSERT_TRUE(Push(JobDisabled{"a"}).ok());
-  EXPECT_FALSE(state_.FindJob("a")->spec.enabled);
+  EXPECT_FALSE(state_.FindJob("a")->spec().enabled);
   ASSERT_TRUE(Push(JobEnabled{"a"}).ok());
-  EXPECT_TRUE(state_.FindJob("a")->spec.enabled);
+  EXPECT_TRUE(state_.FindJob("a")->spec().enabled);
   ASSERT_TRUE(Push(JobRemoved{"a"}).ok());
   EXPECT_EQ(state_.FindJob("a"), nullptr);
   // A removed name may be defined again.
@@ -217,7 +217,7 @@ TEST_F(FoldTest, SnapshotEncodingRoundTripsEverythingTheFoldKeeps) {
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(EncodeStateSnapshot(*back), bytes);
   EXPECT_EQ(back->last_seq, state_.last_seq);
-  EXPECT_EQ(back->FindJob("a")->spec.env, spec.env);
+  EXPECT_EQ(back->FindJob("a")->spec().env, spec.env);
   EXPECT_EQ(back->FindRun(3)->status, RunStatus::kRunning);
   EXPECT_EQ(back->pending_requests.size(), 1u);
   EXPECT_EQ(back->active_runs, state_.active_runs);
@@ -233,6 +233,44 @@ TEST_F(FoldTest, SnapshotEncodingRoundTripsEverythingTheFoldKeeps) {
   e.payload = RunAbandoned{3, "a", "gone", 0};
   ASSERT_TRUE(Apply(&*back, e).ok());
   EXPECT_EQ(EncodeStateSnapshot(*back), EncodeStateSnapshot(state_));
+}
+
+TEST_F(FoldTest, WithoutSpecsKeepsWhatTheSchedulerReadsAndWhereTheSpecIs) {
+  state_.keep_specs = false;
+  JobSpec spec = Spec("a");
+  spec.time_zone = "Europe/Berlin";
+  spec.overlap = OverlapPolicy::kQueue;
+  ASSERT_TRUE(Push(JobDefined{spec}).ok());
+  const JobState* j = state_.FindJob("a");
+  EXPECT_EQ(j->full_spec, nullptr);
+  EXPECT_EQ(j->spec_seq, 1u);
+  EXPECT_EQ(j->schedule, "* * * * *");
+  EXPECT_EQ(j->time_zone, "Europe/Berlin");
+  EXPECT_EQ(j->overlap, OverlapPolicy::kQueue);
+  spec.schedule = "0 * * * *";
+  spec.missed = MissedPolicy::kAll;
+  ASSERT_TRUE(Push(JobChanged{spec, {"schedule", "missed"}}).ok());
+  ASSERT_TRUE(Push(JobDisabled{"a"}).ok());
+  EXPECT_EQ(j->spec_seq, 2u);  // the disable does not carry the spec
+  EXPECT_EQ(j->schedule, "0 * * * *");
+  EXPECT_EQ(j->missed, MissedPolicy::kAll);
+  EXPECT_FALSE(j->enabled);
+  EXPECT_EQ(j->schedule_anchor_us, 2000);
+  // The snapshot keeps the setting, so that `verify` folds the same way to compare.
+  auto back = DecodeStateSnapshot(EncodeStateSnapshot(state_));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_FALSE(back->keep_specs);
+  EXPECT_EQ(back->FindJob("a")->full_spec, nullptr);
+  EXPECT_EQ(back->FindJob("a")->schedule, "0 * * * *");
+}
+
+TEST_F(FoldTest, EnablingAJobDoesNotChangeTheSpecOfACopyOfTheState) {
+  ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
+  State before = state_;  // specs are shared between copies
+  ASSERT_TRUE(Push(JobDisabled{"a"}).ok());
+  EXPECT_FALSE(state_.FindJob("a")->spec().enabled);
+  EXPECT_TRUE(before.FindJob("a")->spec().enabled);
+  EXPECT_TRUE(before.FindJob("a")->enabled);
 }
 
 TEST_F(FoldTest, SnapshotOfAnotherVersionOrDamagedIsRefused) {

@@ -137,7 +137,7 @@ TEST(EventLogTest, RejectedDecisionWritesNothing) {
   EXPECT_FALSE(twice.ok());
   EXPECT_EQ(*log->LastSeq(), 1u);
   EXPECT_EQ(state.last_seq, 1u);
-  EXPECT_TRUE(state.FindJob("a")->spec.enabled);
+  EXPECT_TRUE(state.FindJob("a")->spec().enabled);
 }
 
 TEST(EventLogTest, TransactSeesWhatOthersAppended) {
@@ -466,7 +466,7 @@ TEST(EventLogTest, SnapshotThatDiffersFromTheFoldFailsVerify) {
     State forged;
     forged.finished_runs_per_job = 8;
     ASSERT_TRUE(log->CatchUp(&forged).ok());
-    forged.jobs["j1"].spec.argv = {"/bin/evil"};  // a cache that lies
+    forged.jobs["j1"].schedule = "* * * * * *";  // a cache that lies
     ASSERT_TRUE(log->WriteSnapshot(5, EncodeStateSnapshot(forged)).ok());
   }
   Status st = VerifyDir(tmp.path());

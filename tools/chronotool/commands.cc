@@ -254,7 +254,7 @@ int JobEdit(Context& ctx, const JobOptions& o) {
   auto seq = (*log)->Transact(&state, [&](const State& s, store::Batch* batch) {
     const JobState* job = s.FindJob(o.name);
     if (!job) return UnknownJob(o.name);
-    spec = job->spec;
+    spec = job->spec();
     changed.clear();
     CG_RETURN_IF_ERROR(ApplyJobOptions(o, &spec, &changed));
     CG_RETURN_IF_ERROR(ValidateJobSpec(spec, NowMicros()));
@@ -318,10 +318,9 @@ void PrintJobs(Context& ctx, const State& state, int64_t now) {
   }
   Table t({"NAME", "STATE", "SCHEDULE", "TZ", "NEXT RUN", "LAST RUN", "COMMAND"});
   for (const auto& [name, job] : state.jobs) {
-    int64_t next = job.spec.enabled ? NextRun(job, now) : 0;
-    t.Add({name, job.spec.enabled ? "enabled" : "disabled", job.spec.schedule,
-           job.spec.time_zone, next ? FormatHuman(next) : "-", LastRunCell(job, state),
-           job.spec.CommandLine()});
+    int64_t next = job.enabled ? NextRun(job, now) : 0;
+    t.Add({name, job.enabled ? "enabled" : "disabled", job.schedule, job.time_zone,
+           next ? FormatHuman(next) : "-", LastRunCell(job, state), job.spec().CommandLine()});
   }
   t.Print(ctx.out);
 }
@@ -345,7 +344,7 @@ int JobShow(Context& ctx, const std::string& name) {
     ctx.out << Dump(JobStateJson(*job, state, now), 2) << "\n";
     return kExitOk;
   }
-  const JobSpec& s = job->spec;
+  const JobSpec& s = job->spec();
   int64_t next = s.enabled ? NextRun(*job, now) : 0;
   std::string env;
   for (const auto& [k, v] : s.env) env += (env.empty() ? "" : " ") + k + "=" + v;
@@ -551,13 +550,13 @@ int Main(int argc, char** argv, std::ostream& out, std::ostream& err) {
   }
   enable->callback([&] {
     rc = JobEvent(ctx, name, "enabled", [&](const JobState& j) -> std::optional<EventPayload> {
-      if (j.spec.enabled) return std::nullopt;
+      if (j.enabled) return std::nullopt;
       return JobEnabled{name};
     });
   });
   disable->callback([&] {
     rc = JobEvent(ctx, name, "disabled", [&](const JobState& j) -> std::optional<EventPayload> {
-      if (!j.spec.enabled) return std::nullopt;
+      if (!j.enabled) return std::nullopt;
       return JobDisabled{name};
     });
   });

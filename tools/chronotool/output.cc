@@ -73,17 +73,17 @@ json JobSpecJson(const JobSpec& spec) {
 
 int64_t NextRun(const JobState& job, int64_t now_us) {
   auto schedule =
-      sched::ParseSchedule(job.spec.schedule, job.spec.time_zone, job.schedule_anchor_us);
+      sched::ParseSchedule(job.schedule, job.time_zone, job.schedule_anchor_us);
   if (!schedule.ok()) return 0;
   auto fire = (*schedule)->NextAfter(now_us);
   return fire ? fire->at_us : 0;
 }
 
 json JobStateJson(const JobState& job, const State& state, int64_t now_us) {
-  json j = JobSpecJson(job.spec);
+  json j = JobSpecJson(job.spec());
   j["defined_at"] = TimeJson(job.defined_at_us);
   j["changed_at"] = TimeJson(job.changed_at_us);
-  j["next_run"] = job.spec.enabled ? TimeJson(NextRun(job, now_us)) : json(nullptr);
+  j["next_run"] = job.enabled ? TimeJson(NextRun(job, now_us)) : json(nullptr);
   const RunRecord* last = state.FindRun(job.last_run_id);
   j["last_run"] = last ? RunJson(*last) : json(nullptr);
   return j;

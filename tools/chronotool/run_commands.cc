@@ -305,7 +305,7 @@ int StatusCmd(Context& ctx) {
   int64_t now = NowMicros();
   std::vector<std::pair<int64_t, std::string>> next;
   for (const auto& [name, job] : state.jobs) {
-    int64_t t = job.spec.enabled ? NextRun(job, now) : 0;
+    int64_t t = job.enabled ? NextRun(job, now) : 0;
     if (t) next.push_back({t, name});
   }
   std::sort(next.begin(), next.end());
