@@ -47,6 +47,14 @@ Result<uint64_t> FileSize(const std::string& path);
 // Removes a file; a missing file is not an error.
 Status RemoveFile(const std::string& path);
 
+// ---- memory ----
+
+// Drops from this process's resident memory the pages of the shared, read-only mapping
+// of `file` that contains address `inside` (LMDB's map); they stay in the OS's file
+// cache and come back on the next access. Does nothing when `inside` is not in such a
+// mapping of that file. A hint: errors are ignored.
+void ReleaseMappedPages(const void* inside, const std::string& file);
+
 // ---- the service lock: one chronographd per data directory ----
 
 class ServiceLock {

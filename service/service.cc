@@ -48,14 +48,15 @@ class Service {
                  snapshot_seq_ ? " after the snapshot at event " + std::to_string(snapshot_seq_)
                                : std::string());
     snapshot_at_us_ = NowMicros();
+    // What the replay read of the map is not read again (only new events are): it need
+    // not stay in this process's resident memory.
+    log_->ReleaseMappedPages();
     PassOptions start = BaseOptions();
     start.extra_events.push_back(
         ServiceStarted{os::CurrentPid(), os::HostName(), CHRONOGRAPH_VERSION});
     start.due_jobs = &no_jobs_;  // reconcile only; scheduling starts below
     if (!Pass(std::move(start))) return 1;
-    std::set<std::string> busy = BusyJobs();
-    for (const auto& [name, job] : state_.jobs) Reschedule(name, busy);
-    state_.touched_jobs.clear();
+    RescheduleAll();
     StartRuns();
     notifier_->Ready("scheduling " + std::to_string(state_.jobs.size()) + " jobs");
     spdlog::info("chronographd {} ready on {} (pid {})", CHRONOGRAPH_VERSION, options_.data_dir,
@@ -81,10 +82,11 @@ class Service {
       std::set<std::string> due = PopDue(now);
       o.due_jobs = &due;
       if (!Pass(std::move(o))) {
-        // Logged; the log may be full or busy. Retry soon, never spin.
+        // Logged; the log may be full or busy. Retry soon, never spin. The state may
+        // have been folded again from the log (a commit that failed), without the
+        // heap's notes in it: every job is put on the heap again.
         waiter_->WaitUntil(NowMicros() + kMicrosPerSecond);
-        std::set<std::string> busy = BusyJobs();
-        for (const auto& name : due) Reschedule(name, busy);
+        RescheduleAll();
         continue;
       }
       for (const auto& name : due) state_.touched_jobs.insert(name);
@@ -142,7 +144,6 @@ class Service {
     return true;
   }
 
-  // Puts the job's next slot on the heap (stale entries are skipped when popped).
   // Starts from the snapshot in meta when there is a usable one (it is only a cache:
   // anything wrong with it means replaying the whole log).
   void LoadSnapshot() {
@@ -185,33 +186,48 @@ class Service {
     snapshot_seq_ = state_.last_seq;
   }
 
+  // Puts every job's next slot on a new heap (of exactly that size).
+  void RescheduleAll() {
+    std::set<std::string> busy = BusyJobs();
+    std::vector<Entry> entries;
+    entries.reserve(state_.jobs.size());
+    for (auto& [name, job] : state_.jobs) {
+      job.wake_us = WakeFor(name, job, busy);
+      if (job.wake_us != JobState::kNoWake) entries.push_back({job.wake_us, name});
+    }
+    heap_ = Heap(std::greater<Entry>(), std::move(entries));
+    state_.touched_jobs.clear();
+  }
+
+  // Puts the job's next slot on the heap (stale entries are skipped when popped).
   // `busy`: the jobs with a run running or waiting (BusyJobs()).
   void Reschedule(const std::string& name, const std::set<std::string>& busy) {
-    const JobState* job = state_.FindJob(name);
-    if (!job) {
-      next_.erase(name);
+    auto it = state_.jobs.find(name);
+    if (it == state_.jobs.end()) {  // removed: its heap entries are stale
       schedules_.Forget(name);
       return;
     }
-    const sched::Schedule* schedule = schedules_.Get(name, *job);
+    JobState& job = it->second;
+    int64_t wake = WakeFor(name, job, busy);
+    if (job.wake_us == wake) return;
+    job.wake_us = wake;
+    if (wake != JobState::kNoWake) heap_.push({wake, name});
+  }
+
+  // When the loop must wake for the job's next slot; kNoWake when it has none.
+  int64_t WakeFor(const std::string& name, const JobState& job,
+                  const std::set<std::string>& busy) {
+    const sched::Schedule* schedule = schedules_.Get(name, job);
     if (!schedule) {
       spdlog::error("job '{}': schedule '{}' does not parse; it will not run", name,
-                    job->schedule);
-      next_.erase(name);
-      return;
+                    job.schedule);
+      return JobState::kNoWake;
     }
-    auto fire = NextSlot(*job, *schedule);
-    if (!fire) {
-      next_.erase(name);
-      return;
-    }
+    auto fire = NextSlot(job, *schedule);
+    if (!fire) return JobState::kNoWake;
     // An idle job wakes the loop ahead of its slot to claim it early (see
     // ServiceOptions::start_ahead_us); a busy one at the slot.
-    int64_t wake = fire->at_us - (busy.count(name) ? 0 : options_.start_ahead_us);
-    auto it = next_.find(name);
-    if (it != next_.end() && it->second == wake) return;
-    next_[name] = wake;
-    heap_.push({wake, name});
+    return fire->at_us - (busy.count(name) ? 0 : options_.start_ahead_us);
   }
 
   // The jobs with a run running or waiting to start.
@@ -223,21 +239,24 @@ class Service {
     return busy;
   }
 
-  int64_t NextFire() {
+  // The job of the heap's live top entry (one that matches its job's wake_us).
+  JobState* LiveTop() {
     while (!heap_.empty()) {
       const Entry& top = heap_.top();
-      auto it = next_.find(top.job);
-      if (it != next_.end() && it->second == top.at_us) return top.at_us;
+      auto it = state_.jobs.find(top.job);
+      if (it != state_.jobs.end() && it->second.wake_us == top.at_us) return &it->second;
       heap_.pop();  // stale
     }
-    return INT64_MAX;
+    return nullptr;
   }
+
+  int64_t NextFire() { return LiveTop() ? heap_.top().at_us : INT64_MAX; }
 
   std::set<std::string> PopDue(int64_t now) {
     std::set<std::string> due;
-    while (NextFire() <= now) {
+    for (JobState* job = LiveTop(); job && heap_.top().at_us <= now; job = LiveTop()) {
       due.insert(heap_.top().job);
-      next_.erase(heap_.top().job);
+      job->wake_us = JobState::kNoWake;
       heap_.pop();
     }
     return due;
@@ -327,8 +346,8 @@ class Service {
   std::unique_ptr<store::EventLog> log_;
   State state_;
   ScheduleCache schedules_;
-  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap_;
-  std::map<std::string, int64_t> next_;  // job -> its live heap entry
+  using Heap = std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>>;
+  Heap heap_;
   std::map<uint64_t, int64_t> shims_;    // run -> pid of the shim this process started
   std::map<int64_t, uint64_t> pid_to_run_;
   std::set<uint64_t> stopped_;

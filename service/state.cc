@@ -30,6 +30,14 @@ Result<RunStatus> ParseRunStatus(std::string_view s) {
       "' (use scheduled, running, succeeded, failed, timed_out, stopped, abandoned or skipped)");
 }
 
+State State::EmptyLike() const {
+  State s;
+  s.finished_runs_per_job = finished_runs_per_job;
+  s.keep_specs = keep_specs;
+  s.track_touched = track_touched;
+  return s;
+}
+
 const JobState* State::FindJob(const std::string& name) const {
   auto it = jobs.find(name);
   return it == jobs.end() ? nullptr : &it->second;

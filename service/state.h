@@ -90,6 +90,11 @@ struct JobState {
   // Under State::finished_runs_per_job: its finished runs kept in State::runs, oldest
   // first.
   std::vector<uint64_t> kept_finished_runs;
+  // Not part of the record (not folded, not in snapshots): the service's own note of
+  // when its timer heap wakes for this job (kNoWake: it does not), kept here rather
+  // than in a map of its own by job name (100,000 jobs: 8 MB).
+  static constexpr int64_t kNoWake = INT64_MIN;
+  int64_t wake_us = kNoWake;
 };
 
 struct ServiceInfo {
@@ -131,6 +136,10 @@ struct State {
   // cleared it; the service uses it to reschedule only those. Not part of the record.
   std::set<std::string> touched_jobs;
   bool track_touched = true;  // off while the service replays (it reschedules all)
+
+  // An empty state with this one's settings (finished_runs_per_job, keep_specs,
+  // track_touched): to fold the log again from the start.
+  State EmptyLike() const;
 
   const JobState* FindJob(const std::string& name) const;
   const RunRecord* FindRun(uint64_t id) const;

@@ -72,8 +72,23 @@ std::string EncodeStateSnapshot(const State& state) {
   return out.str();
 }
 
+namespace {
+
+// Reads `bytes` in place: a snapshot of 100,000 jobs is some 13 MB, which an
+// istringstream would copy twice while the decoded state is being built.
+class ViewBuffer : public std::streambuf {
+ public:
+  explicit ViewBuffer(std::string_view bytes) {
+    char* p = const_cast<char*>(bytes.data());  // only read: no put area is set
+    setg(p, p, p + bytes.size());
+  }
+};
+
+}  // namespace
+
 Result<State> DecodeStateSnapshot(std::string_view bytes) {
-  std::istringstream in(std::string(bytes), std::ios::binary);
+  ViewBuffer buffer(bytes);
+  std::istream in(&buffer);
   State state;
   try {
     cereal::PortableBinaryInputArchive ar(in);

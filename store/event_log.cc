@@ -370,7 +370,7 @@ Result<uint64_t> EventLog::Transact(State* state, const Decide& decide) {
     first = 0;
     if (state_dirty) {
       // A previous attempt applied events that were then not committed.
-      *state = State();
+      *state = state->EmptyLike();
       state_dirty = false;
     }
     Impl::CatchUpIn(txn, p->events, state);
@@ -438,10 +438,8 @@ Result<uint64_t> EventLog::Transact(State* state, const Decide& decide) {
   });
   if (!st.ok() && state_dirty) {
     // Events applied to *state were not committed: rebuild it from the log (with the
-    // same bound on the runs it keeps).
-    State fresh;
-    fresh.finished_runs_per_job = state->finished_runs_per_job;
-    *state = std::move(fresh);
+    // same settings: the bound on the runs it keeps, whether it keeps specs).
+    *state = state->EmptyLike();
     Status rebuilt = CatchUpLocked(state);
     if (!rebuilt.ok()) return rebuilt;
   }
@@ -535,6 +533,17 @@ Result<uint64_t> EventLog::LastSeq() {
 }
 
 size_t EventLog::MapSize() const { return impl_->MapSize(); }
+
+void EventLog::ReleaseMappedPages() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  // Any value read in a read transaction points into the map.
+  const void* inside = nullptr;
+  (void)impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
+    lmdb::val key("head", 4), value;
+    if (lmdb::dbi_get(txn, impl_->meta, key, value)) inside = value.data();
+  });
+  if (inside) os::ReleaseMappedPages(inside, dir_ + "/data.mdb");
+}
 
 Status EventLog::Verify(VerifyReport* report) {
   std::lock_guard<std::mutex> lock(impl_->mu);

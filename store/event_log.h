@@ -118,6 +118,11 @@ class EventLog {
   // The current map size in bytes (grows when the log fills it).
   size_t MapSize() const;
 
+  // Drops the log's mapped pages from this process's resident memory (the service,
+  // after folding the whole log or its snapshot at start: it reads only new events
+  // afterwards). They stay in the OS's file cache. No transaction may be open.
+  void ReleaseMappedPages();
+
  private:
   struct Impl;
   explicit EventLog(std::unique_ptr<Impl> impl, std::string dir);

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -125,6 +127,33 @@ Result<std::string> CreateLockFile(const std::string& dir, const std::string& pr
     if (errno != EEXIST) return PosixError("cannot create lock file '" + path + "'", errno);
   }
   return Status::IOError("cannot find a free lock file name in '" + dir + "'");
+}
+
+void ReleaseMappedPages(const void* inside, const std::string& file) {
+  struct stat st;
+  if (stat(file.c_str(), &st) != 0) return;
+  const auto p = reinterpret_cast<uintptr_t>(inside);
+  FILE* maps = fopen("/proc/self/maps", "re");
+  if (!maps) return;
+  char line[4096];
+  while (fgets(line, sizeof line, maps)) {
+    // start-end perms offset major:minor inode path
+    unsigned long lo = 0, hi = 0, inode = 0;
+    unsigned int major = 0, minor = 0;
+    char perms[8] = {0};
+    if (sscanf(line, "%lx-%lx %7s %*x %x:%x %lu", &lo, &hi, perms, &major, &minor, &inode) != 6 ||
+        p < lo || p >= hi) {
+      continue;
+    }
+    // Only a shared mapping of that very file: MADV_DONTNEED on private or anonymous
+    // memory would discard data, on a shared file mapping it only unmaps (a later
+    // access faults the page in again from the file cache).
+    if (perms[3] == 's' && inode == st.st_ino && makedev(major, minor) == st.st_dev) {
+      (void)madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+    }
+    break;
+  }
+  fclose(maps);
 }
 
 Status TouchFile(const std::string& path) {

@@ -171,6 +171,15 @@ Result<std::string> CreateLockFile(const std::string& dir, const std::string& pr
   return Status::IOError("cannot find a free lock file name in '" + dir + "'");
 }
 
+void ReleaseMappedPages(const void* inside, const std::string& /*file*/) {
+  // Only a mapped view (LMDB's map is one view of data.mdb). VirtualUnlock on pages
+  // that are not locked removes them from the working set (documented); it then
+  // reports ERROR_NOT_LOCKED, which is expected. The pages stay in the file cache.
+  MEMORY_BASIC_INFORMATION mbi;
+  if (VirtualQuery(inside, &mbi, sizeof mbi) == 0 || mbi.Type != MEM_MAPPED) return;
+  (void)VirtualUnlock(mbi.BaseAddress, mbi.RegionSize);
+}
+
 Status TouchFile(const std::string& path) {
   ScopedHandle h(CreateFileW(ToUtf16(path).c_str(), FILE_WRITE_ATTRIBUTES,
                              FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,

@@ -264,6 +264,19 @@ TEST_F(FoldTest, WithoutSpecsKeepsWhatTheSchedulerReadsAndWhereTheSpecIs) {
   EXPECT_EQ(back->FindJob("a")->schedule, "0 * * * *");
 }
 
+TEST_F(FoldTest, EmptyLikeKeepsTheSettingsForAFoldFromTheStart) {
+  state_.finished_runs_per_job = 8;
+  state_.keep_specs = false;
+  state_.track_touched = false;
+  ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
+  State fresh = state_.EmptyLike();
+  EXPECT_EQ(fresh.last_seq, 0u);
+  EXPECT_TRUE(fresh.jobs.empty());
+  EXPECT_EQ(fresh.finished_runs_per_job, 8u);
+  EXPECT_FALSE(fresh.keep_specs);
+  EXPECT_FALSE(fresh.track_touched);
+}
+
 TEST_F(FoldTest, EnablingAJobDoesNotChangeTheSpecOfACopyOfTheState) {
   ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
   State before = state_;  // specs are shared between copies
