@@ -5,6 +5,11 @@
 //       No job fires within MARGIN_S seconds of now (each candidate's next fire is
 //       computed with the product's own schedule code; a candidate too close moves on by
 //       three hours), so nothing is due while the service is measured.
+//   scale history DIR RUNS_PER_JOB
+//       gives every job of DIR RUNS_PER_JOB finished runs in the past (each a run-now
+//       request, its claim, start and end, with a lock file path, a host and an output
+//       digest as a shim records them), 1,000 runs per transaction: the service's
+//       memory with a history behind it.
 //   scale service CHRONOGRAPHD TICKER DIR IDLE_S STRACE_S STRACE_OUT
 //       starts chronographd with a real $NOTIFY_SOCKET (and WATCHDOG_USEC=30 s, as the
 //       shipped unit's WatchdogSec=30s), times spawn -> READY=1, reads its memory, then
@@ -110,6 +115,58 @@ void Fill(const std::string& dir, long n, long margin_s) {
          static_cast<unsigned long long>(st.last_seq), kinds["cron"], kinds["rrule"], moved);
 }
 
+void History(const std::string& dir, long runs_per_job) {
+  cg::store::Options o;
+  o.program = "bench_scale";
+  o.create_if_missing = false;
+  auto opened = cg::store::EventLog::Open(dir, o);
+  if (!opened.ok()) Die("open: " + opened.status().ToString());
+  auto& log = *opened;
+  cg::State st;  // this program's own fold need not keep the history it writes
+  st.finished_runs_per_job = 1;
+  st.keep_specs = false;
+  if (!log->CatchUp(&st).ok()) Die("catch up");
+  std::vector<std::string> names;
+  for (const auto& [name, job] : st.jobs) names.push_back(name);
+  const std::string digest(64, 'a');
+  long done = 0;
+  const long total = runs_per_job * static_cast<long>(names.size());
+  const int64_t past = bench::NowUs() - 86400LL * 1000000;
+  while (done < total) {
+    long n = std::min(1000L, total - done);
+    // One transaction asks for the runs; the next claims, starts and ends them (the
+    // runs' ids are their claims' sequence numbers).
+    auto asked = log->Transact(&st, [&](const cg::State&, cg::store::Batch* b) {
+      for (long i = 0; i < n; ++i) b->events.push_back(cg::RunRequested{names[(done + i) % names.size()]});
+      return cg::Status::OK();
+    });
+    if (!asked.ok()) Die("request: " + asked.status().ToString());
+    const uint64_t first_request = *asked;
+    auto ran = log->Transact(&st, [&](const cg::State& s, cg::store::Batch* b) {
+      uint64_t request = first_request;  // decide may be called again (a map that grew)
+      uint64_t claim = s.last_seq + 1;
+      for (long i = 0; i < n; ++i, ++request, claim += 3) {
+        const std::string& job = names[(done + i) % names.size()];
+        b->events.push_back(cg::RunScheduled{job, past, cg::Trigger::kRequest, request, 0});
+        b->events.push_back(cg::RunStarted{claim, job, past, past, 4242, "bench-host",
+                                           dir + "/locks/run" + std::to_string(claim) + "-x7Qa9c.lock"});
+        cg::RunFinished f;
+        f.run_id = claim;
+        f.job = job;
+        f.started_at_us = past;
+        f.ended_at_us = past + 1500000;
+        f.exit_code = 0;
+        f.output_digest = digest;
+        b->events.push_back(f);
+      }
+      return cg::Status::OK();
+    });
+    if (!ran.ok()) Die("runs: " + ran.status().ToString());
+    done += n;
+  }
+  printf("runs=%ld events=%llu\n", total, static_cast<unsigned long long>(st.last_seq));
+}
+
 void Service(const std::string& chronographd, const std::string& ticker, const std::string& dir,
              double idle_s, int strace_s, const std::string& strace_out) {
   bench::NotifySocket sock(dir + ".notify");
@@ -196,6 +253,8 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "fill" && argc == 5) {
     Fill(argv[2], atol(argv[3]), atol(argv[4]));
+  } else if (mode == "history" && argc == 4) {
+    History(argv[2], atol(argv[3]));
   } else if (mode == "service" && argc == 8) {
     Service(argv[2], argv[3], argv[4], atof(argv[5]), atoi(argv[6]), argv[7]);
   } else if (mode == "timed" && argc >= 3) {

@@ -6,7 +6,8 @@
 # Options: --no-build (use build-bench as it is), --only "lateness runnow eventlog
 # throughput micro scale heartbeat cron" (the default runs the first five; scale,
 # heartbeat and cron take minutes each and cron needs root: name them).
-#   scale:     BENCH_SCALE_JOBS="10000 100000", BENCH_IDLE_SECONDS=60
+#   scale:     BENCH_SCALE_JOBS="10000 100000", BENCH_IDLE_SECONDS=60,
+#              BENCH_SCALE_HISTORY=8 (finished runs per job behind the largest; 0: skip)
 #   heartbeat: BENCH_HB_RUNS=1000, BENCH_HB_WINDOW=15
 #   cron:      BENCH_CRON_MINUTES=3
 set -euo pipefail
@@ -20,6 +21,7 @@ EVENTS=${BENCH_EVENTS:-1000000}   # events replayed
 THRU_SECONDS=${BENCH_THROUGHPUT_SECONDS:-20}
 THRU_JOBS=${BENCH_THROUGHPUT_JOBS:-16}  # runs in flight (one outstanding request per job)
 SCALE_JOBS=${BENCH_SCALE_JOBS:-"10000 100000"}
+SCALE_HISTORY=${BENCH_SCALE_HISTORY:-8}
 IDLE_SECONDS=${BENCH_IDLE_SECONDS:-60}
 HB_RUNS=${BENCH_HB_RUNS:-1000}
 HB_WINDOW=${BENCH_HB_WINDOW:-15}
@@ -193,6 +195,16 @@ if [[ " $only " == *" scale "* ]]; then
   $STATS scale "$TMP" "$largest" 0 $SCALE_JOBS
   started=$(grep -c ": shim pid" "$D.log" || true)
   echo "  runs started while measured: $started (must be 0: nothing was due)"
+  if [ "$SCALE_HISTORY" -gt 0 ]; then
+    # The same jobs with a history: the service must not keep it in memory. Its
+    # snapshot is from before the history, so the start folds all of it.
+    H="$TMP/scale${largest}h"
+    cp -r "$D" "$H"
+    echo "  with $SCALE_HISTORY finished runs per job behind them: $($S history "$H" "$SCALE_HISTORY")"
+    $S service "$B/chronographd" "$B/bench_ticker" "$H" 0 0 - >"$H.start"
+    echo "    start-up $(grep -o 'startup_s=.*' "$H.start"); $(grep -o 'replayed.*ms' "$H.log" | tail -1)"
+    echo "    $(grep -E '^(VmRSS|VmHWM|RssAnon|RssFile)_kb' "$H.start" | awk -F= '{printf "%s %.1f MB  ", $1, $2/1024}')"
+  fi
   echo "  strace -c -f -p over 20 s idle, after the window (every system call the service made; a watchdog ping every 15 s):"
   if [ -s "$TMP/strace.txt" ]; then sed "s/^/    /" "$TMP/strace.txt"; else echo "    no system calls at all (or strace not available)"; fi
 fi

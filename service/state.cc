@@ -49,7 +49,8 @@ const RunRecord* State::FindRun(uint64_t id) const {
 }
 
 bool State::MayHaveForgotten(uint64_t id) const {
-  return finished_runs_per_job > 0 && forgotten_runs > 0 && id <= last_seq && !runs.count(id);
+  return finished_runs_per_job != kKeepAllRuns && forgotten_runs > 0 && id <= last_seq &&
+         !runs.count(id);
 }
 
 std::vector<const RunRecord*> State::ActiveRuns() const {
@@ -319,9 +320,9 @@ class Folder {
   // Run `id` of `job` has finished: under a bound, the job's oldest finished runs
   // beyond it are dropped.
   void Retire(uint64_t id, const std::string& job) {
-    if (s_.finished_runs_per_job == 0) return;
+    if (s_.finished_runs_per_job == State::kKeepAllRuns) return;
     JobState* j = Job(job);
-    if (!j) {  // a run of a removed job
+    if (!j || s_.finished_runs_per_job == 0) {  // a run of a removed job, or none kept
       s_.runs.erase(id);
       ++s_.forgotten_runs;
       return;

@@ -122,12 +122,14 @@ struct State {
   };
   std::map<uint64_t, PendingRequest> pending_requests;
   ServiceInfo service;
-  // Finished runs kept in `runs` per job; 0 keeps them all. chronotool and `verify`
-  // keep all; the service keeps a few, so that its memory does not grow with the
-  // history. With a bound, an event about a run no longer kept (a late RunFinished,
-  // an OutputPurged) is accepted without the checks that need the run; a full fold
-  // (`verify`) still makes them. Set before the first event is applied.
-  size_t finished_runs_per_job = 0;
+  // Finished runs kept in `runs` per job; kKeepAllRuns keeps them all. chronotool and
+  // `verify` keep all; the service keeps none (it plans with the active runs), so that
+  // its memory does not grow with the history. With a bound, an event about a run no
+  // longer kept (a late RunFinished, an OutputPurged) is accepted without the checks
+  // that need the run; a full fold (`verify`) still makes them. Set before the first
+  // event is applied.
+  static constexpr size_t kKeepAllRuns = SIZE_MAX;
+  size_t finished_runs_per_job = kKeepAllRuns;
   uint64_t forgotten_runs = 0;  // finished runs dropped under the bound
   // Keep each job's whole JobSpec (JobState::full_spec). The service turns it off and
   // reads a job's spec from the log when it starts a run. Set before the first event.

@@ -308,6 +308,7 @@ Status EventLog::CatchUpLocked(State* state) {
   for (;;) {
     uint64_t before = state->last_seq;
     bool more = false;
+    const void* inside_map = nullptr;
     CG_RETURN_IF_ERROR(impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
       uint64_t count = 0;
       more = false;
@@ -317,6 +318,7 @@ Status EventLog::CatchUpLocked(State* state) {
                         more = true;
                         return false;
                       }
+                      inside_map = value.data();
                       if (seq != state->last_seq + 1) {
                         throw Abort{Status::Corruption(
                             "event " + std::to_string(state->last_seq + 1) +
@@ -329,6 +331,9 @@ Status EventLog::CatchUpLocked(State* state) {
                       return true;
                     });
     }));
+    if (impl_->options.release_read_pages && inside_map) {
+      os::ReleaseMappedPages(inside_map, dir_ + "/data.mdb");
+    }
     if (!more || state->last_seq == before) return Status::OK();
   }
 }

@@ -139,6 +139,30 @@ TEST_F(FoldTest, ABoundedHistoryKeepsActiveRunsAndTheLastFinished) {
   EXPECT_TRUE(state_.runs.empty());
 }
 
+TEST_F(FoldTest, ABoundOfZeroKeepsOnlyTheActiveRuns) {
+  state_.finished_runs_per_job = 0;  // the service's
+  ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
+  ASSERT_TRUE(Push(RunScheduled{"a", 60'000'000, Trigger::kSchedule, 0, 0}).ok());
+  const uint64_t first = state_.last_seq;
+  ASSERT_TRUE(Push(RunStarted{first, "a", 60'000'000, 1, 42, "h", "/l"}).ok());
+  ASSERT_TRUE(Push(RunAbandoned{first, "a", "lock file stale", 7000}).ok());
+  ASSERT_TRUE(Push(RunSkipped{"a", 120'000'000, SkipReason::kOverlap, "busy", 0}).ok());
+  ASSERT_TRUE(Push(RunScheduled{"a", 180'000'000, Trigger::kSchedule, 0, 0}).ok());
+  const uint64_t running = state_.last_seq;
+  ASSERT_TRUE(Push(RunStarted{running, "a", 180'000'000, 1, 43, "h", "/l2"}).ok());
+  EXPECT_EQ(state_.runs.size(), 1u);
+  EXPECT_EQ(state_.FindRun(running)->status, RunStatus::kRunning);
+  EXPECT_TRUE(state_.FindJob("a")->kept_finished_runs.empty());
+  EXPECT_EQ(state_.forgotten_runs, 2u);
+  // The abandoned run's late end passes (a full fold keeps it, as late).
+  RunFinished late;
+  late.run_id = first;
+  late.job = "a";
+  EXPECT_TRUE(Push(late).ok());
+  // The slots stay decided: the cursor, not the dropped records, refuses them again.
+  EXPECT_TRUE(Push(RunScheduled{"a", 120'000'000, Trigger::kSchedule, 0, 0}).IsCorruption());
+}
+
 TEST_F(FoldTest, RunLifecycle) {
   ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
   ASSERT_TRUE(Push(RunRequested{"a"}).ok());
