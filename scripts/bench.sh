@@ -203,7 +203,7 @@ if [[ " $only " == *" scale "* ]]; then
     echo "  with $SCALE_HISTORY finished runs per job behind them: $($S history "$H" "$SCALE_HISTORY")"
     $S service "$B/chronographd" "$B/bench_ticker" "$H" 0 0 - >"$H.start"
     echo "    start-up $(grep -o 'startup_s=.*' "$H.start"); $(grep -o 'replayed.*ms' "$H.log" | tail -1)"
-    echo "    $(grep -E '^(VmRSS|VmHWM|RssAnon|RssFile)_kb' "$H.start" | awk -F= '{printf "%s %.1f MB  ", $1, $2/1024}')"
+    echo "    $(grep -E '^(VmRSS|VmHWM|RssAnon|RssFile)_kb' "$H.start" | awk -F= '{sub(/_kb$/, "", $1); printf "%s %.1f MB  ", $1, $2/1024}')"
   fi
   echo "  strace -c -f -p over 20 s idle, after the window (every system call the service made; a watchdog ping every 15 s):"
   if [ -s "$TMP/strace.txt" ]; then sed "s/^/    /" "$TMP/strace.txt"; else echo "    no system calls at all (or strace not available)"; fi
