@@ -87,11 +87,15 @@ class Decoder {
     return true;
   }
   bool GetLengthPrefixed(std::string* out) {
-    uint32_t n;
     std::string_view s;
-    if (!GetVarint32(&n) || !GetBytes(n, &s)) return false;
+    if (!GetLengthPrefixed(&s)) return false;
     out->assign(s.data(), s.size());
     return true;
+  }
+  // The bytes themselves, not a copy: valid as long as the input is.
+  bool GetLengthPrefixed(std::string_view* out) {
+    uint32_t n;
+    return GetVarint32(&n) && GetBytes(n, out);
   }
   size_t remaining() const { return in_.size(); }
 

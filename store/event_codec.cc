@@ -42,7 +42,7 @@ std::string EncodeEvent(uint16_t type, int64_t time_us, const Actor& actor, cons
   return out;
 }
 
-Result<Event> DecodeEvent(uint64_t seq, std::string_view value) {
+Status DecodeEventInto(uint64_t seq, std::string_view value, Event* e) {
   auto bad = [seq](const std::string& why) {
     return Status::Corruption("event " + std::to_string(seq) + ": " + why);
   };
@@ -52,28 +52,33 @@ Result<Event> DecodeEvent(uint64_t seq, std::string_view value) {
   uint32_t actual = crc32c::Value(value.data() + 4, value.size() - 4);
   if (crc32c::Unmask(stored_crc) != actual) return bad("checksum mismatch");
 
-  Event e;
-  e.seq = seq;
+  e->seq = seq;
   uint64_t time_bits, pid_bits;
-  std::string_view prev;
-  if (!d.GetByte(&e.version)) return bad("truncated envelope");
-  if (e.version != kEventEncodingVersion) {
-    return bad("unknown envelope version " + std::to_string(e.version));
+  std::string_view prev, payload;
+  if (!d.GetByte(&e->version)) return bad("truncated envelope");
+  if (e->version != kEventEncodingVersion) {
+    return bad("unknown envelope version " + std::to_string(e->version));
   }
-  std::string payload;
-  if (!d.GetFixed16(&e.type) || !d.GetFixed64(&time_bits) || !d.GetBytes(32, &prev) ||
-      !d.GetLengthPrefixed(&e.actor.user) || !d.GetLengthPrefixed(&e.actor.program) ||
-      !d.GetFixed64(&pid_bits) || !d.GetLengthPrefixed(&e.actor.host) ||
+  if (!d.GetFixed16(&e->type) || !d.GetFixed64(&time_bits) || !d.GetBytes(32, &prev) ||
+      !d.GetLengthPrefixed(&e->actor.user) || !d.GetLengthPrefixed(&e->actor.program) ||
+      !d.GetFixed64(&pid_bits) || !d.GetLengthPrefixed(&e->actor.host) ||
       !d.GetLengthPrefixed(&payload)) {
     return bad("truncated envelope");
   }
   if (d.remaining() != 0) return bad("trailing bytes after the payload");
-  e.time_us = static_cast<int64_t>(time_bits);
-  e.actor.pid = static_cast<int64_t>(pid_bits);
-  std::copy(prev.begin(), prev.end(), e.prev.begin());
-  auto decoded = DecodePayload(e.type, payload);
-  if (!decoded.ok()) return bad(decoded.status().message());
-  e.payload = std::move(decoded).value();
+  e->time_us = static_cast<int64_t>(time_bits);
+  e->actor.pid = static_cast<int64_t>(pid_bits);
+  std::copy(prev.begin(), prev.end(), e->prev.begin());
+  // The payload is decoded from the value's bytes in place (no copy of it).
+  Status st = DecodePayloadInto(e->type, payload, &e->payload);
+  if (!st.ok()) return bad(st.message());
+  return Status::OK();
+}
+
+Result<Event> DecodeEvent(uint64_t seq, std::string_view value) {
+  Event e;
+  Status st = DecodeEventInto(seq, value, &e);
+  if (!st.ok()) return st;
   return e;
 }
 
