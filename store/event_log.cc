@@ -175,20 +175,48 @@ struct EventLog::Impl {
   }
 
   // Calls fn for each event with seq >= from, in txn, until fn returns false.
+  //
+  // The cursor runs up to kReadAhead entries ahead of fn: the entries are collected in
+  // a tight loop, then handed to fn one by one. Walking the cursor is a chain of cache
+  // misses (each node is read to find the next one); with decoding and folding between
+  // two steps the CPU cannot overlap them and every event waited for memory (a third of
+  // the replay's time in `perf`), while the tight loop overlaps them as a raw scan does,
+  // and the values are then in the cache when fn reads them. Entries read ahead past
+  // the point where fn stops are not looked at; a malformed key is reported when fn
+  // would have been called for it, not before.
   template <typename Fn>
   static void ForEach(MDB_txn* txn, MDB_dbi events, uint64_t from, Fn&& fn) {
+    constexpr size_t kReadAhead = 32;
+    constexpr size_t kPrefetchBytes = 1024;  // of each value (events are ~100-300 bytes)
+    struct Entry {
+      std::string_view key, value;
+    };
+    Entry ahead[kReadAhead];
     auto cursor = lmdb::cursor::open(txn, events);
     std::string start = EncodeKey(from);
     lmdb::val k(start.data(), start.size()), v;
     bool found = cursor.get(k, v, MDB_SET_RANGE);
     while (found) {
-      uint64_t seq;
-      if (!DecodeKey(View(k), &seq)) {
-        throw Abort{Status::Corruption("events database has a key of " +
-                                       std::to_string(k.size()) + " bytes")};
+      size_t n = 0;
+      do {
+        ahead[n++] = {View(k), View(v)};
+        // The node's first line is in the cache now (the cursor read its header); ask
+        // for the value's next lines too, so that they come in parallel, not one by one
+        // as the checksum reaches them. A hint only (a compiler builtin: no fault, no
+        // effect on the result).
+        for (size_t at = 64; at < v.size() && at < kPrefetchBytes; at += 64) {
+          __builtin_prefetch(v.data() + at);
+        }
+        found = cursor.get(k, v, MDB_NEXT);
+      } while (found && n < kReadAhead);
+      for (size_t i = 0; i < n; ++i) {
+        uint64_t seq;
+        if (!DecodeKey(ahead[i].key, &seq)) {
+          throw Abort{Status::Corruption("events database has a key of " +
+                                         std::to_string(ahead[i].key.size()) + " bytes")};
+        }
+        if (!fn(seq, ahead[i].value)) return;
       }
-      if (!fn(seq, View(v))) return;
-      found = cursor.get(k, v, MDB_NEXT);
     }
   }
 
