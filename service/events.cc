@@ -256,22 +256,24 @@ class PayloadReader {
     if (error_.empty()) error_ = std::move(why);
   }
 
-  void Read(void* out, size_t n, size_t element_size) {
+  // Inline (a fixed-size read compiles to a load); the rare paths are out of line.
+  __attribute__((always_inline)) void Read(void* out, size_t n, size_t element_size) {
     if (failed()) return;
-    if (n > left_) {
-      Fail("truncated: " + std::to_string(n) + " bytes needed, " + std::to_string(left_) +
-           " left");
-      return;
-    }
+    if (n > left_) return FailTruncated(n);
     if (n == 0) return;  // an empty vector's data() may be null, not for memcpy
     std::memcpy(out, data_, n);
     data_ += n;
     left_ -= n;
-    if (swap_ && element_size > 1) {
-      auto* p = static_cast<uint8_t*>(out);
-      for (size_t i = 0; i + element_size <= n; i += element_size) {
-        std::reverse(p + i, p + i + element_size);
-      }
+    if (swap_ && element_size > 1) Swap(out, n, element_size);
+  }
+  __attribute__((noinline, cold)) void FailTruncated(size_t n) {
+    Fail("truncated: " + std::to_string(n) + " bytes needed, " + std::to_string(left_) +
+         " left");
+  }
+  __attribute__((noinline)) static void Swap(void* out, size_t n, size_t element_size) {
+    auto* p = static_cast<uint8_t*>(out);
+    for (size_t i = 0; i + element_size <= n; i += element_size) {
+      std::reverse(p + i, p + i + element_size);
     }
   }
 
@@ -281,12 +283,16 @@ class PayloadReader {
     Read(&n, sizeof(n), sizeof(n));
     if (failed()) return false;
     if (n > left_) {
-      Fail("a length of " + std::to_string(n) + " with only " + std::to_string(left_) +
-           " bytes left");
+      FailLength(n);
       return false;
     }
     *count = static_cast<size_t>(n);
     return true;
+  }
+
+  __attribute__((noinline, cold)) void FailLength(uint64_t n) {
+    Fail("a length of " + std::to_string(n) + " with only " + std::to_string(left_) +
+         " bytes left");
   }
 
   template <typename T>

@@ -1,6 +1,7 @@
 // Fixed-width little-endian and varint encodings, after leveldb's util/coding.h.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -49,17 +50,17 @@ class Decoder {
   explicit Decoder(std::string_view in) : in_(in) {}
   bool GetFixed16(uint16_t* v) {
     uint64_t x;
-    if (!GetLE(2, &x)) return false;
+    if (!GetLE<2>(&x)) return false;
     *v = static_cast<uint16_t>(x);
     return true;
   }
   bool GetFixed32(uint32_t* v) {
     uint64_t x;
-    if (!GetLE(4, &x)) return false;
+    if (!GetLE<4>(&x)) return false;
     *v = static_cast<uint32_t>(x);
     return true;
   }
-  bool GetFixed64(uint64_t* v) { return GetLE(8, v); }
+  bool GetFixed64(uint64_t* v) { return GetLE<8>(v); }
   bool GetByte(uint8_t* v) {
     if (in_.empty()) return false;
     *v = static_cast<uint8_t>(in_[0]);
@@ -100,10 +101,12 @@ class Decoder {
   size_t remaining() const { return in_.size(); }
 
  private:
-  bool GetLE(int n, uint64_t* v) {
-    if (in_.size() < static_cast<size_t>(n)) return false;
+  // A width known at compile time: the loop unrolls into one load on little-endian CPUs.
+  template <size_t n>
+  bool GetLE(uint64_t* v) {
+    if (in_.size() < n) return false;
     uint64_t x = 0;
-    for (int i = n - 1; i >= 0; --i) x = (x << 8) | static_cast<unsigned char>(in_[i]);
+    for (size_t i = n; i-- > 0;) x = (x << 8) | static_cast<unsigned char>(in_[i]);
     in_.remove_prefix(n);
     *v = x;
     return true;

@@ -222,15 +222,15 @@ struct EventLog::Impl {
 
   // Folds events after state->last_seq into *state inside txn.
   static void CatchUpIn(MDB_txn* txn, MDB_dbi events, State* state) {
-    Event e;  // decoded into again and again: its buffers are reused
+    EventStreamDecoder decoder(EventFields::kForFold);  // reuses its buffers
     ForEach(txn, events, state->last_seq + 1, [&](uint64_t seq, std::string_view value) {
       if (seq != state->last_seq + 1) {
         throw Abort{Status::Corruption("event " + std::to_string(state->last_seq + 1) +
                                        " is missing (next is " + std::to_string(seq) + ")")};
       }
-      Status st = DecodeEventInto(seq, value, &e);
+      Status st = decoder.Decode(seq, value);
       if (!st.ok()) throw Abort{st};
-      st = Apply(state, e);
+      st = Apply(state, decoder.event());
       if (!st.ok()) throw Abort{st};
       return true;
     });
@@ -334,7 +334,7 @@ Status EventLog::CatchUp(State* state) {
 }
 
 Status EventLog::CatchUpLocked(State* state) {
-  Event e;  // decoded into again and again: its buffers are reused
+  EventStreamDecoder decoder(EventFields::kForFold);  // reuses its buffers
   for (;;) {
     uint64_t before = state->last_seq;
     bool more = false;
@@ -352,9 +352,9 @@ Status EventLog::CatchUpLocked(State* state) {
                             "event " + std::to_string(state->last_seq + 1) +
                             " is missing (next is " + std::to_string(seq) + ")")};
                       }
-                      Status st = DecodeEventInto(seq, value, &e);
+                      Status st = decoder.Decode(seq, value);
                       if (!st.ok()) throw Abort{st};
-                      st = Apply(state, e);
+                      st = Apply(state, decoder.event());
                       if (!st.ok()) throw Abort{st};
                       return true;
                     });

@@ -346,5 +346,73 @@ TEST(EventCodecTest, DecodingIntoAReusedPayloadOverwritesEveryField) {
   }
 }
 
+
+// For the fold the actor is not copied, but its bytes are still checked.
+TEST(EventCodecTest, DecodingForTheFoldLeavesTheActorOutAndChecksItsBytes) {
+  for (const auto& p : Samples()) {
+    std::string bytes = Encode(p);
+    Event full, fold;
+    fold.actor = Actor{"stale", "stale", 1, "stale"};
+    ASSERT_TRUE(DecodeEventInto(4, bytes, &full).ok());
+    ASSERT_TRUE(DecodeEventInto(4, bytes, &fold, EventFields::kForFold).ok());
+    EXPECT_EQ(full.actor.user, "root");
+    EXPECT_EQ(fold.actor.user, "");
+    EXPECT_EQ(fold.actor.program, "");
+    EXPECT_EQ(fold.actor.host, "");
+    EXPECT_EQ(fold.actor.pid, 0);
+    EXPECT_EQ(fold.seq, full.seq);
+    EXPECT_EQ(fold.type, full.type);
+    EXPECT_EQ(fold.time_us, full.time_us);
+    EXPECT_EQ(fold.prev, full.prev);
+    EXPECT_EQ(EncodePayload(fold.payload), EncodePayload(full.payload));
+    // Every truncation (checksum fixed up) is the same error either way.
+    for (size_t n = 4; n < bytes.size(); ++n) {
+      std::string cut = bytes.substr(0, n);
+      std::string crc;
+      PutFixed32(&crc, crc32c::Mask(crc32c::Value(cut.data() + 4, cut.size() - 4)));
+      cut.replace(0, 4, crc);
+      Status a = DecodeEventInto(4, cut, &full);
+      Status b = DecodeEventInto(4, cut, &fold, EventFields::kForFold);
+      ASSERT_FALSE(a.ok()) << n;
+      EXPECT_EQ(a.ToString(), b.ToString()) << n;
+    }
+  }
+}
+
+// The stream decoder reads a mixed stream as DecodeEvent reads each event, errors too.
+TEST(EventCodecTest, StreamDecoderReadsEachEventAsDecodeEvent) {
+  auto samples = Samples();
+  std::vector<std::string> stream;
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < samples.size(); ++i) {
+      stream.push_back(Encode(samples[(i * 5 + round) % samples.size()]));
+    }
+  }
+  std::string corrupt = stream[3];
+  corrupt[corrupt.size() - 1] ^= 0x40;
+  stream.insert(stream.begin() + 20, corrupt);
+  stream.push_back("");
+  stream.push_back(std::string("\x01\x02\x03\x04\x05\x06", 6));
+  EventStreamDecoder all(EventFields::kAll), fold(EventFields::kForFold);
+  for (size_t i = 0; i < stream.size(); ++i) {
+    auto expected = DecodeEvent(i + 1, stream[i]);
+    Status a = all.Decode(i + 1, stream[i]);
+    Status b = fold.Decode(i + 1, stream[i]);
+    ASSERT_EQ(a.ok(), expected.ok()) << i;
+    ASSERT_EQ(b.ok(), expected.ok()) << i;
+    if (!expected.ok()) {
+      EXPECT_EQ(a.ToString(), expected.status().ToString()) << i;
+      EXPECT_EQ(b.ToString(), expected.status().ToString()) << i;
+      continue;
+    }
+    EXPECT_EQ(all.event().seq, i + 1);
+    EXPECT_EQ(all.event().type, expected->type);
+    EXPECT_EQ(all.event().actor.host, expected->actor.host);
+    EXPECT_EQ(EncodePayload(all.event().payload), EncodePayload(expected->payload)) << i;
+    EXPECT_EQ(fold.event().type, expected->type);
+    EXPECT_EQ(EncodePayload(fold.event().payload), EncodePayload(expected->payload)) << i;
+  }
+}
+
 }  // namespace
 }  // namespace cg::store
