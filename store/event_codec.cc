@@ -14,6 +14,7 @@
 // Fixed-width fields are little-endian. Nothing may follow the payload.
 #include "store/event_codec.h"
 
+#include <cstring>
 #include <iterator>
 
 #include "service/os.h"
@@ -84,7 +85,7 @@ Status DecodeEventInto(uint64_t seq, std::string_view value, Event* e, EventFiel
   if (!d.GetLengthPrefixed(&payload)) return bad("truncated envelope");
   if (d.remaining() != 0) return bad("trailing bytes after the payload");
   e->time_us = static_cast<int64_t>(time_bits);
-  std::copy(prev.begin(), prev.end(), e->prev.begin());
+  std::memcpy(e->prev.data(), prev.data(), e->prev.size());  // prev.size() == 32: checked
   // The payload is decoded from the value's bytes in place (no copy of it).
   Status st = DecodePayloadInto(e->type, payload, &e->payload);
   if (!st.ok()) return bad(st.message());
