@@ -316,7 +316,7 @@ class PayloadReader {
   }
 
   template <typename T>
-  void Load(T& value) {
+  __attribute__((always_inline)) void Load(T& value) {
     if (failed()) return;
     if constexpr (std::is_same_v<T, bool> || std::is_arithmetic_v<T>) {
       Read(std::addressof(value), sizeof(value), sizeof(value));

@@ -414,5 +414,25 @@ TEST(EventCodecTest, StreamDecoderReadsEachEventAsDecodeEvent) {
   }
 }
 
+
+TEST(EventCodecTest, DecoderReadsLittleEndianFixedWidths) {
+  const std::string bytes("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e", 14);
+  Decoder d(bytes);
+  uint16_t a;
+  uint32_t b;
+  uint64_t c;
+  ASSERT_TRUE(d.GetFixed16(&a));
+  ASSERT_TRUE(d.GetFixed32(&b));
+  ASSERT_TRUE(d.GetFixed64(&c));
+  EXPECT_EQ(a, 0x0201u);
+  EXPECT_EQ(b, 0x06050403u);
+  EXPECT_EQ(c, 0x0e0d0c0b0a090807u);
+  EXPECT_EQ(d.remaining(), 0u);
+  EXPECT_FALSE(d.GetFixed16(&a));
+  Decoder short_input(std::string_view(bytes.data(), 7));
+  EXPECT_FALSE(short_input.GetFixed64(&c));
+  EXPECT_EQ(short_input.remaining(), 7u);  // a failed read consumes nothing
+}
+
 }  // namespace
 }  // namespace cg::store
