@@ -375,6 +375,7 @@ Status EventLog::Scan(uint64_t from, uint64_t to, const std::function<bool(const
   std::lock_guard<std::mutex> lock(impl_->mu);
   uint64_t next = std::max<uint64_t>(from, 1);
   bool done = false;
+  EventStreamDecoder decoder(EventFields::kAll);  // reuses its buffers
   while (!done && next <= to) {
     CG_RETURN_IF_ERROR(impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
       uint64_t count = 0;
@@ -385,10 +386,10 @@ Status EventLog::Scan(uint64_t from, uint64_t to, const std::function<bool(const
           done = false;
           return false;
         }
-        auto e = DecodeEvent(seq, value);
-        if (!e.ok()) throw Abort{e.status()};
+        Status st = decoder.Decode(seq, value);
+        if (!st.ok()) throw Abort{st};
         next = seq + 1;
-        if (!fn(*e)) return false;
+        if (!fn(decoder.event())) return false;
         return true;
       });
     }));
@@ -602,6 +603,8 @@ Status EventLog::Verify(VerifyReport* report) {
   uint64_t head_seq = 0;
   Hash head_hash{};
   bool head_ok = true;
+  // The fold's fields, prev included; the actor's bytes are checked, not copied.
+  EventStreamDecoder decoder(EventFields::kForFold);
   while (more) {
     CG_RETURN_IF_ERROR(impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
       uint64_t count = 0;
@@ -616,8 +619,9 @@ Status EventLog::Verify(VerifyReport* report) {
                                          " is missing (the next event is " +
                                          std::to_string(seq) + ")")};
         }
-        auto e = DecodeEvent(seq, value);
-        if (!e.ok()) throw Abort{e.status()};
+        Status decoded_st = decoder.Decode(seq, value);
+        if (!decoded_st.ok()) throw Abort{decoded_st};
+        const Event* e = &decoder.event();
         if (e->prev != prev) {
           throw Abort{Status::Corruption("event " + std::to_string(seq) +
                                          ": hash chain broken (the previous event was altered, "
