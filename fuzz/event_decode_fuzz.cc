@@ -7,7 +7,8 @@
 // Properties: decoding never crashes or throws; what decodes re-encodes to bytes that
 // decode again to the same encoding (encode . decode is idempotent); the payload
 // decoder reads every payload as the cereal InputArchive it replaced did (the same
-// verdict and message, the same re-encoding).
+// verdict and message, the same re-encoding), but for a bool byte other than 0 or 1,
+// which it reports as corruption where the old one made an invalid bool.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -41,6 +42,9 @@ bool PayloadOf(const std::string& value, uint16_t* type, std::string* payload) {
 
 void CheckSameAsCereal(uint16_t type, const std::string& payload) {
   auto ours = cg::DecodePayload(type, payload);
+  if (!ours.ok() && ours.status().message().find("a bool of value") != std::string::npos) {
+    return;  // the reference would make an invalid bool of it (undefined behaviour)
+  }
   auto ref = cg::internal::DecodePayloadWithCereal(type, payload);
   FUZZ_CHECK(ours.ok() == ref.ok(), "decoders disagree: %s vs %s",
              ours.status().ToString().c_str(), ref.status().ToString().c_str());

@@ -222,7 +222,9 @@ struct IsPair<std::pair<A, B>> : std::true_type {};
 // shared pointers and base classes, built and freed for every event, were about a third
 // of the payload decoding time). It walks the same serialize() member lists, and reads:
 //  - the first byte: the stream's endianness (1: little);
-//  - arithmetic values (bool included): their bytes, in the stream's byte order;
+//  - arithmetic values: their bytes, in the stream's byte order; a bool is one byte,
+//    0 or 1 (any other value is an error here; the reference decoder made it an invalid
+//    bool, undefined behaviour);
 //  - enums: their underlying type, unchecked (as cereal's load_minimal);
 //  - a class with a versioned member serialize: a uint32 class version the first time
 //    the class occurs in this payload (cereal's loadClassVersion), then its members;
@@ -290,6 +292,10 @@ class PayloadReader {
     return true;
   }
 
+  __attribute__((noinline, cold)) void FailBool(uint8_t byte) {
+    Fail("a bool of value " + std::to_string(byte) + " (only 0 and 1 are written)");
+  }
+
   __attribute__((noinline, cold)) void FailLength(uint64_t n) {
     Fail("a length of " + std::to_string(n) + " with only " + std::to_string(left_) +
          " bytes left");
@@ -318,7 +324,16 @@ class PayloadReader {
   template <typename T>
   __attribute__((always_inline)) void Load(T& value) {
     if (failed()) return;
-    if constexpr (std::is_same_v<T, bool> || std::is_arithmetic_v<T>) {
+    if constexpr (std::is_same_v<T, bool>) {
+      // cereal writes a bool as one byte, 0 or 1. Any other byte is corruption: copied
+      // into a bool as is (what PayloadInputArchive did), it was an invalid bool, whose
+      // every later use was undefined (UBSan: "load of value 129 ... for type 'bool'").
+      uint8_t byte = 0;
+      Read(&byte, 1, 1);
+      if (failed()) return;
+      if (byte > 1) return FailBool(byte);
+      value = byte == 1;
+    } else if constexpr (std::is_arithmetic_v<T>) {
       Read(std::addressof(value), sizeof(value), sizeof(value));
     } else if constexpr (std::is_enum_v<T>) {
       std::underlying_type_t<T> raw{};
