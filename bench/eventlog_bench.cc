@@ -4,7 +4,15 @@
 //   eventlog_bench raw-append DIR SECONDS PROCS  raw LMDB put + commit (default sync)
 //   eventlog_bench fill DIR N                    build a log of N events (batched)
 //   eventlog_bench replay DIR                    fold it (EventLog::CatchUp) from empty
+//   eventlog_bench replay-service DIR            the same with the service's fold settings
 //   eventlog_bench rawscan DIR                   mdb_cursor_get over `events`, no decoding
+//   eventlog_bench breakdown DIR [ROUNDS [STAGE]] where replay's time goes: one read
+//                                                transaction over the whole log per stage,
+//                                                read ahead as EventLog does (scan; + crc;
+//                                                + envelope and payload
+//                                                decode; + fold), best of ROUNDS (3);
+//                                                prints "STAGE NS_PER_EVENT RATE_PER_S";
+//                                                STAGE (0-5) runs only that one (to profile)
 // Each prints one line: "RATE_PER_S COUNT SECONDS".
 #include <lmdb.h>
 #include <sys/stat.h>
@@ -20,6 +28,8 @@
 
 #include "service/events.h"
 #include "service/state.h"
+#include "store/crc32c.h"
+#include "store/event_codec.h"
 #include "store/event_log.h"
 
 namespace {
@@ -205,9 +215,16 @@ void Fill(const std::string& dir, long long n) {
   printf("%llu events\n", static_cast<unsigned long long>(st.last_seq));
 }
 
-void Replay(const std::string& dir) {
+// service: fold as chronographd does at start (service/service.cc: 8 finished runs kept
+// per job, no touched-job tracking); otherwise as chronotool and verify do (every run
+// kept, touched jobs tracked), the figure README and RESULTS.md have always reported.
+void Replay(const std::string& dir, bool service) {
   auto log = OpenLog(dir, false);
   cg::State st;
+  if (service) {
+    st.finished_runs_per_job = 8;
+    st.track_touched = false;
+  }
   double t0 = Now();
   auto s = log->CatchUp(&st);
   double el = Now() - t0;
@@ -243,6 +260,103 @@ void RawScan(const std::string& dir) {
   if (bytes == 0) fprintf(stderr, "empty\n");
 }
 
+// The stages of a replay, each timed alone over the whole log in one read transaction
+// (the product reads in chunks of 8,192 events; the difference is negligible). Each
+// stage includes the ones before it, so the difference between two lines is the cost
+// of what the later one adds.
+void Breakdown(const std::string& dir, int rounds, int only) {
+  MDB_env* env;
+  Check(mdb_env_create(&env), "env_create");
+  Check(mdb_env_set_maxdbs(env, 4), "maxdbs");
+  Check(mdb_env_open(env, dir.c_str(), MDB_NOTLS | MDB_RDONLY, 0600), "env_open");
+  enum Stage { kScan, kScanTouch, kCrc, kDecode, kFold, kFoldService, kStages };
+  const char* names[kStages] = {"scan",   "scan+touch", "+crc",
+                                "+decode", "+fold",      "+fold(service: bound 8, untracked)"};
+  double best[kStages];
+  long long count = 0;
+  for (int stage = 0; stage < kStages; ++stage) {
+    best[stage] = 1e9;
+    for (int r = 0; r < (only < 0 || only == stage ? rounds : 0); ++r) {
+      cg::State st;
+      if (stage == kFoldService) {
+        st.finished_runs_per_job = 8;
+        st.track_touched = false;
+      }
+      uint64_t sink = 0;
+      cg::store::EventStreamDecoder decoder(cg::store::EventFields::kForFold);
+      double t0 = Now();
+      MDB_txn* t;
+      Check(mdb_txn_begin(env, nullptr, MDB_RDONLY, &t), "begin");
+      MDB_dbi dbi;
+      Check(mdb_dbi_open(t, "events", 0, &dbi), "dbi_open");
+      MDB_cursor* c;
+      Check(mdb_cursor_open(t, dbi, &c), "cursor");
+      MDB_val k, v;
+      long long n = 0;
+      // As EventLog's ForEach: the cursor runs 32 entries ahead, prefetching values and
+      // the nodes below (the scan stage as the raw scan: no hints).
+      std::string_view ahead[32];
+      size_t got = 0, at = 0;
+      int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+      for (;;) {
+        if (at == got) {
+          got = at = 0;
+          for (; rc == 0 && got < 32; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            ahead[got++] = std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+            if (stage > kScan) {
+              for (size_t off = 64; off < v.mv_size && off < 1024; off += 64) {
+                __builtin_prefetch(static_cast<const char*>(v.mv_data) + off);
+              }
+              const auto here = reinterpret_cast<uintptr_t>(k.mv_data);
+              for (uintptr_t line = 6; line <= 12; ++line) {
+                __builtin_prefetch(reinterpret_cast<const void*>(here - 64 * line));
+              }
+            }
+          }
+          if (got == 0) break;
+        }
+        ++n;
+        std::string_view value = ahead[at++];
+        const char* p = value.data();
+        uint64_t seq = static_cast<uint64_t>(n);
+        if (stage == kScan) {
+          sink += value.size();
+        } else if (stage == kScanTouch) {
+          // Reads one byte of every cache line of the value: the memory cost alone.
+          for (size_t i = 0; i < value.size(); i += 64) sink += static_cast<unsigned char>(p[i]);
+        } else if (stage == kCrc) {
+          sink += cg::store::crc32c::Value(p + 4, value.size() - 4);
+        } else {
+          // As EventLog::CatchUp.
+          auto d = decoder.Decode(seq, value);
+          if (!d.ok()) Die("decode: " + d.ToString());
+          sink += decoder.event().type;
+          if (stage >= kFold) {
+            auto s = cg::Apply(&st, decoder.event());
+            if (!s.ok()) Die("fold: " + s.ToString());
+          }
+        }
+      }
+      mdb_cursor_close(c);
+      mdb_txn_abort(t);
+      double el = Now() - t0;
+      if (el < best[stage]) best[stage] = el;
+      count = n;
+      if (sink == 42) fprintf(stderr, "!\n");
+    }
+  }
+  mdb_env_close(env);
+  for (int stage = 0; stage < kStages; ++stage) {
+    double ns = best[stage] * 1e9 / static_cast<double>(count);
+    double prev = stage == 0 ? 0 : best[stage == kCrc ? kScan : stage - 1] * 1e9 / count;
+    if (stage == kFoldService) prev = best[kDecode] * 1e9 / count;
+    if (best[stage] == 1e9) continue;  // not run
+    if (prev > 1e8) prev = 0;
+    printf("%-36s %7.1f ns/event (%+6.1f) %12.1f /s\n", names[stage], ns, ns - prev,
+           count / best[stage]);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -259,8 +373,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (mode == "fill" && argc >= 4) { Fill(argv[2], atoll(argv[3])); return 0; }
-  if (mode == "replay" && argc >= 3) { Replay(argv[2]); return 0; }
+  if (mode == "replay" && argc >= 3) { Replay(argv[2], false); return 0; }
+  if (mode == "replay-service" && argc >= 3) { Replay(argv[2], true); return 0; }
   if (mode == "rawscan" && argc >= 3) { RawScan(argv[2]); return 0; }
+  if (mode == "breakdown" && argc >= 3) {
+    Breakdown(argv[2], argc >= 4 ? atoi(argv[3]) : 3, argc >= 5 ? atoi(argv[4]) : -1);
+    return 0;
+  }
   fprintf(stderr, "usage: see the comment at the top of bench/eventlog_bench.cc\n");
   return 2;
 }

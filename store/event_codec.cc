@@ -14,6 +14,9 @@
 // Fixed-width fields are little-endian. Nothing may follow the payload.
 #include "store/event_codec.h"
 
+#include <cstring>
+#include <iterator>
+
 #include "service/os.h"
 #include "store/coding.h"
 #include "store/crc32c.h"
@@ -42,7 +45,7 @@ std::string EncodeEvent(uint16_t type, int64_t time_us, const Actor& actor, cons
   return out;
 }
 
-Result<Event> DecodeEvent(uint64_t seq, std::string_view value) {
+Status DecodeEventInto(uint64_t seq, std::string_view value, Event* e, EventFields fields) {
   auto bad = [seq](const std::string& why) {
     return Status::Corruption("event " + std::to_string(seq) + ": " + why);
   };
@@ -52,29 +55,61 @@ Result<Event> DecodeEvent(uint64_t seq, std::string_view value) {
   uint32_t actual = crc32c::Value(value.data() + 4, value.size() - 4);
   if (crc32c::Unmask(stored_crc) != actual) return bad("checksum mismatch");
 
-  Event e;
-  e.seq = seq;
+  e->seq = seq;
   uint64_t time_bits, pid_bits;
-  std::string_view prev;
-  if (!d.GetByte(&e.version)) return bad("truncated envelope");
-  if (e.version != kEventEncodingVersion) {
-    return bad("unknown envelope version " + std::to_string(e.version));
+  std::string_view prev, payload;
+  if (!d.GetByte(&e->version)) return bad("truncated envelope");
+  if (e->version != kEventEncodingVersion) {
+    return bad("unknown envelope version " + std::to_string(e->version));
   }
-  std::string payload;
-  if (!d.GetFixed16(&e.type) || !d.GetFixed64(&time_bits) || !d.GetBytes(32, &prev) ||
-      !d.GetLengthPrefixed(&e.actor.user) || !d.GetLengthPrefixed(&e.actor.program) ||
-      !d.GetFixed64(&pid_bits) || !d.GetLengthPrefixed(&e.actor.host) ||
-      !d.GetLengthPrefixed(&payload)) {
+  if (!d.GetFixed16(&e->type) || !d.GetFixed64(&time_bits) || !d.GetBytes(32, &prev)) {
     return bad("truncated envelope");
   }
+  if (fields == EventFields::kAll) {
+    if (!d.GetLengthPrefixed(&e->actor.user) || !d.GetLengthPrefixed(&e->actor.program) ||
+        !d.GetFixed64(&pid_bits) || !d.GetLengthPrefixed(&e->actor.host)) {
+      return bad("truncated envelope");
+    }
+    e->actor.pid = static_cast<int64_t>(pid_bits);
+  } else {
+    std::string_view user, program, host;  // checked, not copied
+    if (!d.GetLengthPrefixed(&user) || !d.GetLengthPrefixed(&program) ||
+        !d.GetFixed64(&pid_bits) || !d.GetLengthPrefixed(&host)) {
+      return bad("truncated envelope");
+    }
+    e->actor.user.clear();
+    e->actor.program.clear();
+    e->actor.host.clear();
+    e->actor.pid = 0;
+  }
+  if (!d.GetLengthPrefixed(&payload)) return bad("truncated envelope");
   if (d.remaining() != 0) return bad("trailing bytes after the payload");
-  e.time_us = static_cast<int64_t>(time_bits);
-  e.actor.pid = static_cast<int64_t>(pid_bits);
-  std::copy(prev.begin(), prev.end(), e.prev.begin());
-  auto decoded = DecodePayload(e.type, payload);
-  if (!decoded.ok()) return bad(decoded.status().message());
-  e.payload = std::move(decoded).value();
+  e->time_us = static_cast<int64_t>(time_bits);
+  std::memcpy(e->prev.data(), prev.data(), e->prev.size());  // prev.size() == 32: checked
+  // The payload is decoded from the value's bytes in place (no copy of it).
+  Status st = DecodePayloadInto(e->type, payload, &e->payload);
+  if (!st.ok()) return bad(st.message());
+  return Status::OK();
+}
+
+Result<Event> DecodeEvent(uint64_t seq, std::string_view value) {
+  Event e;
+  Status st = DecodeEventInto(seq, value, &e);
+  if (!st.ok()) return st;
   return e;
+}
+
+Status EventStreamDecoder::Decode(uint64_t seq, std::string_view value) {
+  // Only to pick the Event to reuse: DecodeEventInto checks everything, and decodes
+  // correctly into any Event.
+  size_t slot = 0;
+  if (value.size() >= 7) {
+    uint16_t type = static_cast<uint16_t>(static_cast<unsigned char>(value[5]) |
+                                          (static_cast<unsigned char>(value[6]) << 8));
+    if (type < std::size(by_type_)) slot = type;
+  }
+  last_ = &by_type_[slot];
+  return DecodeEventInto(seq, value, &by_type_[slot], fields_);
 }
 
 Hash HashEvent(uint64_t seq, std::string_view value) {

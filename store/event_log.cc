@@ -175,33 +175,70 @@ struct EventLog::Impl {
   }
 
   // Calls fn for each event with seq >= from, in txn, until fn returns false.
+  //
+  // The cursor runs up to kReadAhead entries ahead of fn: the entries are collected in
+  // a tight loop, then handed to fn one by one. Walking the cursor is a chain of cache
+  // misses (each node is read to find the next one); with decoding and folding between
+  // two steps the CPU cannot overlap them and every event waited for memory (a third of
+  // the replay's time in `perf`), while the tight loop overlaps them as a raw scan does,
+  // and the values are then in the cache when fn reads them. Entries read ahead past
+  // the point where fn stops are not looked at; a malformed key is reported when fn
+  // would have been called for it, not before.
   template <typename Fn>
   static void ForEach(MDB_txn* txn, MDB_dbi events, uint64_t from, Fn&& fn) {
+    constexpr size_t kReadAhead = 32;
+    constexpr size_t kPrefetchBytes = 1024;  // of each value (events are ~100-300 bytes)
+    struct Entry {
+      std::string_view key, value;
+    };
+    Entry ahead[kReadAhead];
     auto cursor = lmdb::cursor::open(txn, events);
     std::string start = EncodeKey(from);
     lmdb::val k(start.data(), start.size()), v;
     bool found = cursor.get(k, v, MDB_SET_RANGE);
     while (found) {
-      uint64_t seq;
-      if (!DecodeKey(View(k), &seq)) {
-        throw Abort{Status::Corruption("events database has a key of " +
-                                       std::to_string(k.size()) + " bytes")};
+      size_t n = 0;
+      do {
+        ahead[n++] = {View(k), View(v)};
+        // The node's first line is in the cache now (the cursor read its header); ask
+        // for the value's next lines too, so that they come in parallel, not one by one
+        // as the checksum reaches them. A hint only (a compiler builtin: no fault, no
+        // effect on the result).
+        for (size_t at = 64; at < v.size() && at < kPrefetchBytes; at += 64) {
+          __builtin_prefetch(v.data() + at);
+        }
+        // LMDB fills a leaf page from its end down, so the nodes that follow this one
+        // (the cursor's next steps) lie just below it: ask for the lines 384 to 768
+        // bytes down, two to four events ahead. (Measured: replay-service 5.17 ->
+        // 5.51 M/s, median of 7; a wrong guess costs a wasted hint, nothing more.)
+        const auto here = reinterpret_cast<uintptr_t>(k.data());  // may leave the map
+        for (uintptr_t line = 6; line <= 12; ++line) {
+          __builtin_prefetch(reinterpret_cast<const void*>(here - 64 * line));
+        }
+        found = cursor.get(k, v, MDB_NEXT);
+      } while (found && n < kReadAhead);
+      for (size_t i = 0; i < n; ++i) {
+        uint64_t seq;
+        if (!DecodeKey(ahead[i].key, &seq)) {
+          throw Abort{Status::Corruption("events database has a key of " +
+                                         std::to_string(ahead[i].key.size()) + " bytes")};
+        }
+        if (!fn(seq, ahead[i].value)) return;
       }
-      if (!fn(seq, View(v))) return;
-      found = cursor.get(k, v, MDB_NEXT);
     }
   }
 
   // Folds events after state->last_seq into *state inside txn.
   static void CatchUpIn(MDB_txn* txn, MDB_dbi events, State* state) {
+    EventStreamDecoder decoder(EventFields::kForFold);  // reuses its buffers
     ForEach(txn, events, state->last_seq + 1, [&](uint64_t seq, std::string_view value) {
       if (seq != state->last_seq + 1) {
         throw Abort{Status::Corruption("event " + std::to_string(state->last_seq + 1) +
                                        " is missing (next is " + std::to_string(seq) + ")")};
       }
-      auto e = DecodeEvent(seq, value);
-      if (!e.ok()) throw Abort{e.status()};
-      Status st = Apply(state, *e);
+      Status st = decoder.Decode(seq, value);
+      if (!st.ok()) throw Abort{st};
+      st = Apply(state, decoder.event());
       if (!st.ok()) throw Abort{st};
       return true;
     });
@@ -305,6 +342,7 @@ Status EventLog::CatchUp(State* state) {
 }
 
 Status EventLog::CatchUpLocked(State* state) {
+  EventStreamDecoder decoder(EventFields::kForFold);  // reuses its buffers
   for (;;) {
     uint64_t before = state->last_seq;
     bool more = false;
@@ -324,9 +362,9 @@ Status EventLog::CatchUpLocked(State* state) {
                             "event " + std::to_string(state->last_seq + 1) +
                             " is missing (next is " + std::to_string(seq) + ")")};
                       }
-                      auto e = DecodeEvent(seq, value);
-                      if (!e.ok()) throw Abort{e.status()};
-                      Status st = Apply(state, *e);
+                      Status st = decoder.Decode(seq, value);
+                      if (!st.ok()) throw Abort{st};
+                      st = Apply(state, decoder.event());
                       if (!st.ok()) throw Abort{st};
                       return true;
                     });
@@ -342,6 +380,7 @@ Status EventLog::Scan(uint64_t from, uint64_t to, const std::function<bool(const
   std::lock_guard<std::mutex> lock(impl_->mu);
   uint64_t next = std::max<uint64_t>(from, 1);
   bool done = false;
+  EventStreamDecoder decoder(EventFields::kAll);  // reuses its buffers
   while (!done && next <= to) {
     CG_RETURN_IF_ERROR(impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
       uint64_t count = 0;
@@ -352,10 +391,10 @@ Status EventLog::Scan(uint64_t from, uint64_t to, const std::function<bool(const
           done = false;
           return false;
         }
-        auto e = DecodeEvent(seq, value);
-        if (!e.ok()) throw Abort{e.status()};
+        Status st = decoder.Decode(seq, value);
+        if (!st.ok()) throw Abort{st};
         next = seq + 1;
-        if (!fn(*e)) return false;
+        if (!fn(decoder.event())) return false;
         return true;
       });
     }));
@@ -579,6 +618,8 @@ Status EventLog::Verify(VerifyReport* report) {
   uint64_t head_seq = 0;
   Hash head_hash{};
   bool head_ok = true;
+  // The fold's fields, prev included; the actor's bytes are checked, not copied.
+  EventStreamDecoder decoder(EventFields::kForFold);
   while (more) {
     CG_RETURN_IF_ERROR(impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
       uint64_t count = 0;
@@ -593,8 +634,9 @@ Status EventLog::Verify(VerifyReport* report) {
                                          " is missing (the next event is " +
                                          std::to_string(seq) + ")")};
         }
-        auto e = DecodeEvent(seq, value);
-        if (!e.ok()) throw Abort{e.status()};
+        Status decoded_st = decoder.Decode(seq, value);
+        if (!decoded_st.ok()) throw Abort{decoded_st};
+        const Event* e = &decoder.event();
         if (e->prev != prev) {
           throw Abort{Status::Corruption("event " + std::to_string(seq) +
                                          ": hash chain broken (the previous event was altered, "
