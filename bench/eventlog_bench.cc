@@ -215,15 +215,15 @@ void Fill(const std::string& dir, long long n) {
   printf("%llu events\n", static_cast<unsigned long long>(st.last_seq));
 }
 
-// service: fold as chronographd does at start (service/service.cc: 8 finished runs kept
-// per job, no touched-job tracking); otherwise as chronotool and verify do (every run
-// kept, touched jobs tracked), the figure README and RESULTS.md have always reported.
+// service: fold as chronographd does at start (service/service.cc: no finished runs
+// kept, no whole job specs); otherwise as chronotool and verify do (every run and spec
+// kept), the figure README and RESULTS.md have always reported.
 void Replay(const std::string& dir, bool service) {
   auto log = OpenLog(dir, false);
   cg::State st;
   if (service) {
-    st.finished_runs_per_job = 8;
-    st.track_touched = false;
+    st.finished_runs_per_job = 0;
+    st.keep_specs = false;
   }
   double t0 = Now();
   auto s = log->CatchUp(&st);
@@ -279,8 +279,8 @@ void Breakdown(const std::string& dir, int rounds, int only) {
     for (int r = 0; r < (only < 0 || only == stage ? rounds : 0); ++r) {
       cg::State st;
       if (stage == kFoldService) {
-        st.finished_runs_per_job = 8;
-        st.track_touched = false;
+        st.finished_runs_per_job = 0;
+        st.keep_specs = false;
       }
       uint64_t sink = 0;
       cg::store::EventStreamDecoder decoder(cg::store::EventFields::kForFold);

@@ -37,8 +37,7 @@ class Service {
     state_.finished_runs_per_job = kFinishedRunsKeptPerJob;
     state_.keep_specs = false;  // a run's shim reads its job's spec from the log
     LoadSnapshot();
-    state_.track_touched = false;  // every job is scheduled below anyway
-    Status st = log_->CatchUp(&state_);
+    Status st = log_->CatchUp(&state_);  // not tracking touched jobs: all are scheduled below
     state_.track_touched = true;
     if (!st.ok()) {
       spdlog::critical("cannot replay the event log: {}", st.ToString());

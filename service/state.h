@@ -135,9 +135,10 @@ struct State {
   // reads a job's spec from the log when it starts a run. Set before the first event.
   bool keep_specs = true;
   // Names of the jobs that events touched (definition or runs) since the owner last
-  // cleared it; the service uses it to reschedule only those. Not part of the record.
+  // cleared it, when track_touched is on: the service turns it on after its start-up
+  // replay and reschedules only those. Not part of the record.
   std::set<std::string> touched_jobs;
-  bool track_touched = true;  // off while the service replays (it reschedules all)
+  bool track_touched = false;
 
   // An empty state with this one's settings (finished_runs_per_job, keep_specs,
   // track_touched): to fold the log again from the start.
