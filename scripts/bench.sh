@@ -124,20 +124,24 @@ if [[ " $only " == *" eventlog "* ]]; then
   $E fill "$TMP/ev-fill" "$EVENTS" >/dev/null
   for i in 1 2 3; do
     $E replay "$TMP/ev-fill" >"$TMP/replay$i"
+    $E replay-service "$TMP/ev-fill" >"$TMP/sreplay$i"
     $E rawscan "$TMP/ev-fill" >"$TMP/scan$i"
   done
   replay=$($STATS median "$TMP"/replay?)
+  sreplay=$($STATS median "$TMP"/sreplay?)
   scan=$($STATS median "$TMP"/scan?)
   printf "  %-34s %14s %14s %8s\n" "" "ours" "reference" "ratio"
   $STATS row "append, 1 process (events/s)" "$(cut -d' ' -f1 "$TMP/a1")" "$(cut -d' ' -f1 "$TMP/r1")" "vs raw LMDB put+commit"
   $STATS row "append, 4 processes (events/s)" "$(cut -d' ' -f1 "$TMP/a4")" "$(cut -d' ' -f1 "$TMP/r4")" "vs raw LMDB put+commit"
-  $STATS row "replay of $EVENTS events (events/s)" "$replay" "$scan" "vs raw cursor scan (median of 3)"
-  python3 - "$replay" "$scan" <<'PY'
+  $STATS row "replay, full fold (events/s)" "$replay" "$scan" "chronotool/verify: every run kept; vs raw cursor scan (median of 3)"
+  $STATS row "replay, service's fold (events/s)" "$sreplay" "$scan" "chronographd's start: active runs only; same scan"
+  python3 - "$replay" "$sreplay" "$scan" <<'PY'
 import sys
-r, s = float(sys.argv[1]), float(sys.argv[2])
-ok = r >= 1e6 and r >= 0.3 * s
-print(f"  goal replay >= 1,000,000 events/s and >= 30% of the raw scan: {'MET' if ok else 'MISSED'}"
-      f" ({r:,.0f}/s, {100 * r / s:.1f}% of the scan)")
+r, sr, s = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+for what, x in (("full fold", r), ("service's fold", sr)):
+    ok = x >= 1e6 and x >= 0.3 * s
+    print(f"  goal replay >= 1,000,000 events/s and >= 30% of the raw scan, {what}:"
+          f" {'MET' if ok else 'MISSED'} ({x:,.0f}/s, {100 * x / s:.1f}% of the scan)")
 PY
 fi
 
