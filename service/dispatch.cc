@@ -1,6 +1,7 @@
 #include "service/dispatch.h"
 
 #include "service/os.h"
+#include "service/state_codec.h"
 
 #include <algorithm>
 #include <optional>
@@ -37,6 +38,22 @@ Result<JobSpec> ReadJobSpec(store::EventLog* log, const std::string& name,
   }
   spec->enabled = job.enabled;
   return *std::move(spec);
+}
+
+Result<std::optional<State>> LoadStateSnapshot(store::EventLog* log) {
+  auto snap = log->ReadSnapshot();
+  if (!snap.ok()) return snap.status();
+  if (!*snap) return std::optional<State>();
+  // The service's own start reads the snapshot out of the map; its pages need not stay.
+  log->ReleaseMappedPages();
+  auto decoded = DecodeStateSnapshot((*snap)->state);
+  if (!decoded.ok()) return decoded.status();
+  if (decoded->last_seq != (*snap)->seq) {
+    return Status::Corruption("the snapshot in meta says event " + std::to_string((*snap)->seq) +
+                              " but holds the fold up to event " +
+                              std::to_string(decoded->last_seq));
+  }
+  return std::optional<State>(std::move(decoded).value());
 }
 
 namespace {

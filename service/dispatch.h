@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -74,6 +75,12 @@ Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache*
 // job.
 Result<JobSpec> ReadJobSpec(store::EventLog* log, const std::string& name,
                             const JobState& job);
+
+// The fold at the log's snapshot (EventLog::ReadSnapshot), decoded and checked to be of
+// the event it names; nullopt when there is none. The caller folds the events after it.
+// Errors: what reading or decoding it found (NotSupported for another snapshot
+// version); the log itself is then still whole, to be folded from the start.
+Result<std::optional<State>> LoadStateSnapshot(store::EventLog* log);
 
 // The path of the run shim's executable (chronographd, next to the running program).
 std::string ShimPath();

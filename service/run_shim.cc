@@ -65,8 +65,15 @@ int RunShim(const ShimOptions& options, State* known) {
     return 1;
   }
   // Fold the log before taking the lock file, so that the lock is fresh when the
-  // service first sees RunStarted, however long the log.
+  // service first sees RunStarted, however long the log. A shim started as a program
+  // (on Windows, or by chronotool) starts from the service's snapshot when there is a
+  // usable one: it needs its run and its job, not the history, as a forked shim
+  // inherits them.
   State own;
+  if (!known) {
+    auto snap = LoadStateSnapshot(log->get());
+    if (snap.ok() && *snap) own = std::move(**snap);
+  }
   State& state = known ? *known : own;
   Status caught_up = (*log)->CatchUp(&state);
   if (!caught_up.ok()) {

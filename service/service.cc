@@ -148,24 +148,21 @@ class Service {
   // Starts from the snapshot in meta when there is a usable one (it is only a cache:
   // anything wrong with it means replaying the whole log).
   void LoadSnapshot() {
-    auto snap = log_->ReadSnapshot();
-    if (!snap.ok()) {
+    auto loaded = LoadStateSnapshot(log_.get());
+    if (!loaded.ok()) {
       spdlog::warn("not using the snapshot: {}; replaying the whole log (run 'chronotool "
-                   "verify')", snap.status().ToString());
+                   "verify')", loaded.status().ToString());
       return;
     }
-    if (!*snap) return;
-    log_->ReleaseMappedPages();  // the snapshot was copied out of the map
-    auto decoded = DecodeStateSnapshot((*snap)->state);
-    if (!decoded.ok() || decoded->last_seq != (*snap)->seq ||
-        decoded->finished_runs_per_job != kFinishedRunsKeptPerJob || decoded->keep_specs) {
-      spdlog::warn("not using the snapshot at event {}: {}; replaying the whole log",
-                   (*snap)->seq,
-                   decoded.ok() ? "taken with other settings" : decoded.status().ToString());
+    if (!*loaded) return;
+    State& snap = **loaded;
+    if (snap.finished_runs_per_job != kFinishedRunsKeptPerJob || snap.keep_specs) {
+      spdlog::warn("not using the snapshot at event {}: taken with other settings; replaying "
+                   "the whole log", snap.last_seq);
       return;
     }
-    state_ = std::move(decoded).value();
-    snapshot_seq_ = (*snap)->seq;
+    snapshot_seq_ = snap.last_seq;
+    state_ = std::move(snap);
   }
 
   // Writes a snapshot when --snapshot-every events were appended since the last one

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "service/state_codec.h"
 #include "tests/util/subprocess.h"
 
 namespace cg {
@@ -88,6 +89,42 @@ TEST(ReadJobSpecTest, ReadsTheDefinitionInForceFromTheLog) {
   auto bad = ReadJobSpec(log->get(), "a", wrong);
   EXPECT_TRUE(bad.status().IsCorruption());
   EXPECT_NE(bad.status().message().find("event 2"), std::string::npos) << bad.status().ToString();
+}
+
+TEST(LoadStateSnapshotTest, GivesTheFoldAtTheSnapshotOrNothing) {
+  cg::testing::TempDir tmp;
+  auto log = store::EventLog::Open(tmp.path(), store::Options{});
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  auto none = LoadStateSnapshot(log->get());
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->has_value());
+
+  State writer;
+  JobSpec spec;
+  spec.name = "a";
+  spec.argv = {"/bin/true"};
+  spec.schedule = "0 * * * *";
+  ASSERT_TRUE((*log)->Append(&writer, JobDefined{spec}).ok());
+  State slim;  // as the service folds
+  slim.finished_runs_per_job = 0;
+  slim.keep_specs = false;
+  ASSERT_TRUE((*log)->CatchUp(&slim).ok());
+  ASSERT_TRUE((*log)->WriteSnapshot(1, EncodeStateSnapshot(slim)).ok());
+  spec.argv = {"/bin/false"};
+  ASSERT_TRUE((*log)->Append(&writer, JobChanged{spec, {"command"}}).ok());
+
+  auto loaded = LoadStateSnapshot(log->get());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_TRUE(loaded->has_value());
+  State state = std::move(**loaded);
+  EXPECT_EQ(state.last_seq, 1u);
+  EXPECT_FALSE(state.keep_specs);
+  // Folding on from it reaches what a full fold reaches.
+  ASSERT_TRUE((*log)->CatchUp(&state).ok());
+  EXPECT_EQ(state.last_seq, 2u);
+  auto read = ReadJobSpec(log->get(), "a", *state.FindJob("a"));
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->argv, std::vector<std::string>{"/bin/false"});
 }
 
 }  // namespace
