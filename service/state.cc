@@ -116,7 +116,8 @@ class Folder {
 
   Status operator()(const RunRequested& p) {
     if (!Job(p.job)) return Bad("RunRequested for unknown job '" + p.job + "'");
-    s_.pending_requests[e_.seq] = State::PendingRequest{p.job, e_.time_us};
+    s_.pending_requests.emplace_hint(s_.pending_requests.end(), e_.seq,
+                                     State::PendingRequest{p.job, e_.time_us});
     Touch(p.job);
     return Status::OK();
   }
@@ -134,7 +135,7 @@ class Folder {
     } else if (Status st = SlotUndecided(p.job, *j, p.scheduled_for_us, "claimed"); !st.ok()) {
       return st;
     }
-    RunRecord& r = s_.runs[e_.seq];
+    RunRecord& r = NewRun();
     r.id = e_.seq;
     r.job = p.job;
     r.scheduled_for_us = p.scheduled_for_us;
@@ -143,7 +144,7 @@ class Folder {
     r.dst_adjust = p.dst_adjust;
     r.claimed_at_us = e_.time_us;
     r.job_seq = j->defined_seq;
-    s_.active_runs.insert(e_.seq);
+    s_.active_runs.emplace_hint(s_.active_runs.end(), e_.seq);
     j->last_run_id = e_.seq;
     if (p.trigger != Trigger::kRequest) j->last_slot_us = std::max(j->last_slot_us, p.scheduled_for_us);
     Touch(p.job);
@@ -166,7 +167,7 @@ class Folder {
         return st;
       }
     }
-    RunRecord& r = s_.runs[e_.seq];
+    RunRecord& r = NewRun();
     r.id = e_.seq;
     r.job = p.job;
     r.scheduled_for_us = p.scheduled_for_us;
@@ -313,8 +314,20 @@ class Folder {
   void Touch(const std::string& job) {
     if (s_.track_touched) s_.touched_jobs.insert(job);
   }
+  // The run whose id is this event's sequence number: after every run kept (ids grow).
+  RunRecord& NewRun() {
+    return s_.runs.emplace_hint(s_.runs.end(), e_.seq, RunRecord())->second;
+  }
   RunRecord* Run(uint64_t id) {
-    auto it = s_.runs.find(id);
+    // A run is mostly named soon after its claim (started, finished): look among the
+    // newest first, which are in cache, before walking the whole tree.
+    auto it = s_.runs.end();
+    for (int i = 0; i < 8 && it != s_.runs.begin(); ++i) {
+      --it;
+      if (it->first == id) return &it->second;
+      if (it->first < id) return nullptr;  // below the newest runs and not among them
+    }
+    it = s_.runs.find(id);
     return it == s_.runs.end() ? nullptr : &it->second;
   }
   // Run `id` of `job` has finished: under a bound, the job's oldest finished runs

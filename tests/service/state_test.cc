@@ -163,6 +163,29 @@ TEST_F(FoldTest, ABoundOfZeroKeepsOnlyTheActiveRuns) {
   EXPECT_TRUE(Push(RunScheduled{"a", 120'000'000, Trigger::kSchedule, 0, 0}).IsCorruption());
 }
 
+TEST_F(FoldTest, FindsOldRunsAndRefusesIdsThatAreNotRuns) {
+  ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
+  std::vector<uint64_t> ids;
+  for (int i = 1; i <= 20; ++i) {
+    ASSERT_TRUE(Push(RunRequested{"a"}).ok());
+    uint64_t request = state_.last_seq;
+    ASSERT_TRUE(Push(RunScheduled{"a", i * 1'000'000LL, Trigger::kRequest, request, 0}).ok());
+    ids.push_back(state_.last_seq);
+  }
+  // The oldest run, far below the newest: found all the same.
+  ASSERT_TRUE(Push(RunStarted{ids[0], "a", 1'000'000, 1, 42, "h", "/l"}).ok());
+  EXPECT_EQ(state_.FindRun(ids[0])->status, RunStatus::kRunning);
+  // A request's sequence number, between two runs, near the newest and far below it.
+  for (uint64_t not_a_run : {ids[19] - 1, ids[2] - 1}) {
+    Status st = Push(RunStarted{not_a_run, "a", 0, 1, 42, "h", "/l"});
+    EXPECT_TRUE(st.IsCorruption()) << not_a_run;
+    EXPECT_NE(st.message().find("unknown run"), std::string::npos) << st.message();
+  }
+  // Beyond the newest.
+  EXPECT_TRUE(Push(RunStarted{ids[19] + 5, "a", 0, 1, 42, "h", "/l"}).IsCorruption());
+  ASSERT_TRUE(Push(RunStarted{ids[19], "a", 20'000'000, 1, 42, "h", "/l"}).ok());
+}
+
 TEST_F(FoldTest, RunLifecycle) {
   ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
   ASSERT_TRUE(Push(RunRequested{"a"}).ok());
