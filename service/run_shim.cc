@@ -112,7 +112,8 @@ int RunShim(const ShimOptions& options, State* known) {
   const std::string host = os::HostName();
   int64_t started_at = 0;
   Result<uint64_t> started = uint64_t{0};
-  for (bool again = true; again;) {
+  bool again = true;
+  for (int attempt = 0; again && attempt < 100; ++attempt) {
     again = false;
     uint64_t spec_seq = 0;
     if (const RunRecord* r = state.FindRun(run_id)) {
@@ -146,6 +147,7 @@ int RunShim(const ShimOptions& options, State* known) {
     });
     if (!started.ok()) break;
   }
+  if (again) started = Status::Busy("the job's definition kept changing before the run started");
   if (!started.ok() || !mine) {
     (void)os::RemoveFile(*lock);
     if (!started.ok()) Log(run_id, started.status().ToString());

@@ -89,6 +89,8 @@ class Service {
         RescheduleAll();
         continue;
       }
+      // A pass whose commit was retried folded the log again from the start (every
+      // job's wake_us then unset); that fold touched every job, so all are rescheduled.
       for (const auto& name : due) state_.touched_jobs.insert(name);
       std::set<std::string> busy = BusyJobs();
       for (const auto& name : state_.touched_jobs) Reschedule(name, busy);
@@ -224,9 +226,12 @@ class Service {
     }
     auto fire = NextSlot(job, *schedule);
     if (!fire) return JobState::kNoWake;
-    // An idle job wakes the loop ahead of its slot to claim it early (see
-    // ServiceOptions::start_ahead_us); a busy one at the slot.
-    return fire->at_us - (busy.count(name) ? 0 : options_.start_ahead_us);
+    // An idle, enabled job wakes the loop ahead of its slot to claim it early (see
+    // ServiceOptions::start_ahead_us); a busy or disabled one at the slot, which is
+    // when the planner decides it (woken early, it would find nothing to do and be put
+    // back at the same, now past, time: a busy loop until the slot).
+    bool ahead = job.enabled && !busy.count(name);
+    return fire->at_us - (ahead ? options_.start_ahead_us : 0);
   }
 
   // The jobs with a run running or waiting to start.

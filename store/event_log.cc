@@ -343,6 +343,7 @@ Status EventLog::CatchUp(State* state) {
 
 Status EventLog::CatchUpLocked(State* state) {
   EventStreamDecoder decoder(EventFields::kForFold);  // reuses its buffers
+  uint64_t read = 0;  // events this catch-up read
   for (;;) {
     uint64_t before = state->last_seq;
     bool more = false;
@@ -369,7 +370,9 @@ Status EventLog::CatchUpLocked(State* state) {
                       return true;
                     });
     }));
-    if (impl_->options.release_read_pages && inside_map) {
+    read += state->last_seq - before;
+    // A replay (a chunk or more), not the few events of a pass.
+    if (impl_->options.release_read_pages && inside_map && read >= kReadChunk) {
       os::ReleaseMappedPages(inside_map, dir_ + "/data.mdb");
     }
     if (!more || state->last_seq == before) return Status::OK();
@@ -413,7 +416,7 @@ Result<uint64_t> EventLog::Transact(State* state, const Decide& decide) {
   Status st = p->Run(dir_, 0, [&](Txn& txn) {
     first = 0;
     if (state_dirty) {
-      // A previous attempt applied events that were then not committed.
+      // A previous attempt applied events that were then not committed (see below).
       *state = state->EmptyLike();
       state_dirty = false;
     }
@@ -482,7 +485,9 @@ Result<uint64_t> EventLog::Transact(State* state, const Decide& decide) {
   });
   if (!st.ok() && state_dirty) {
     // Events applied to *state were not committed: rebuild it from the log (with the
-    // same settings: the bound on the runs it keeps, whether it keeps specs).
+    // same settings: the bound on the runs it keeps, whether it keeps specs). Notes that
+    // are not part of the record (JobState::wake_us) are lost; the service relies on
+    // this fold touching every job.
     *state = state->EmptyLike();
     Status rebuilt = CatchUpLocked(state);
     if (!rebuilt.ok()) return rebuilt;

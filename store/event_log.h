@@ -30,8 +30,8 @@ struct Options {
   // that needs more fails with IOError saying the log is full; nothing is written.
   size_t max_map_size = 0;
   // Drop the map's pages from this process's resident memory after each chunk of
-  // events a catch-up reads (the service: a replay of a long log would otherwise keep
-  // all of data.mdb resident). They stay in the OS's file cache.
+  // events (8,192) a catch-up reads (the service: a replay of a long log would
+  // otherwise keep all of data.mdb resident). They stay in the OS's file cache.
   bool release_read_pages = false;
 };
 

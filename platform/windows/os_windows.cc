@@ -175,9 +175,16 @@ void ReleaseMappedPages(const void* inside, const std::string& /*file*/) {
   // Only a mapped view (LMDB's map is one view of data.mdb). VirtualUnlock on pages
   // that are not locked removes them from the working set (documented); it then
   // reports ERROR_NOT_LOCKED, which is expected. The pages stay in the file cache.
+  // VirtualQuery describes the region from `inside` on; the view starts at its
+  // AllocationBase: walk the view's regions from there.
   MEMORY_BASIC_INFORMATION mbi;
   if (VirtualQuery(inside, &mbi, sizeof mbi) == 0 || mbi.Type != MEM_MAPPED) return;
-  (void)VirtualUnlock(mbi.BaseAddress, mbi.RegionSize);
+  void* const view = mbi.AllocationBase;
+  const char* p = static_cast<const char*>(view);
+  while (VirtualQuery(p, &mbi, sizeof mbi) != 0 && mbi.AllocationBase == view) {
+    if (mbi.State == MEM_COMMIT) (void)VirtualUnlock(mbi.BaseAddress, mbi.RegionSize);
+    p = static_cast<const char*>(mbi.BaseAddress) + mbi.RegionSize;
+  }
 }
 
 Status TouchFile(const std::string& path) {

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -301,6 +302,34 @@ TEST_F(ServiceTest, TimeoutAlsoKillsGroupMembersThatIgnoreSigterm) {
   pid_t stubborn = PidFrom(pidfile);
   ASSERT_GT(stubborn, 0);
   EXPECT_TRUE(EndsWithin(stubborn, 5)) << "a member of the job's process group outlived the timeout";
+}
+
+// CPU seconds (user + system) a process has used, from /proc/PID/stat.
+double CpuSeconds(long pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; fields >> f && i <= 15; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(f);  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+TEST_F(ServiceTest, ADisabledJobDoesNotKeepTheServiceBusy) {
+  // A disabled job's slots are decided when they come; waking for them early (as for
+  // an idle enabled job) found nothing to do and spun until the slot.
+  Ok({"job", "add", "off", "--schedule", "* * * * * *", "--disabled", "--shell", "true"});
+  StartService({"--start-ahead", "3000"});
+  double before = CpuSeconds(service_pid_);
+  Sleep(3);
+  double used = CpuSeconds(service_pid_) - before;
+  StopService();
+  EXPECT_LT(used, 0.3) << "the service used " << used << " s of CPU in 3 s";
+  json runs = Runs("off");
+  EXPECT_EQ(Count(runs, "skipped"), 1u);  // one 'disabled' note, then nothing
+  EXPECT_EQ(Count(runs, "succeeded"), 0u);
 }
 
 TEST_F(ServiceTest, RunWaitWithAndWithoutService) {
