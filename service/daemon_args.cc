@@ -32,6 +32,10 @@ int ParseDaemonArgs(int argc, const char* const* argv, bool windows, DaemonArgs*
                  "write a snapshot of the state to the log's meta after this many new "
                  "events (at most once a minute) and on a clean stop, so that a restart "
                  "replays only the events after it; 0: never (default: 10000)");
+  app.add_option("--max-running", args->max_running,
+                 "run at most this many runs at once (each is a process); further due runs "
+                 "are claimed and wait, recorded as started late, until one ends "
+                 "(0: no limit; default: 1000)");
   app.add_option("--log-level", args->log_level,
                  "trace, debug, info, warn, error or critical (default: info)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical"}));

@@ -11,6 +11,7 @@ struct DaemonArgs {
   double lock_timeout_s = 10;
   int64_t start_ahead_ms = 500;
   uint64_t snapshot_every = 10000;
+  uint64_t max_running = 1000;
   std::string log_level = "info";
   uint64_t shim_run = 0;         // non-zero: run as the shim of this run
   bool console = false;          // Windows: run in the foreground, not as a service

@@ -289,8 +289,13 @@ class Service {
   }
 
   void StartRuns() {
+    size_t waiting = 0;
     for (uint64_t run : RunsToStart(state_)) {
       if (shims_.count(run)) continue;  // already started, RunStarted not seen yet
+      if (options_.max_running != 0 && shims_.size() >= options_.max_running) {
+        ++waiting;  // starts when a shim ends (its exit wakes the loop)
+        continue;
+      }
       // A forked copy of this process carries the run: it knows the state already and
       // costs no program start. Where the OS cannot fork, the shim is a new program.
       auto pid = os::ForkDetached(
@@ -316,6 +321,11 @@ class Service {
                    r ? r->job : "?", r ? FormatRfc3339(r->scheduled_for_us) : "?", *pid,
                    r && PlannedStartUs(*r, now) > now ? "starts it at the slot" : "starts it now");
     }
+    if (waiting > 0 && waiting != last_waiting_logged_) {
+      spdlog::warn("{} runs wait to start: {} runs are running (--max-running)", waiting,
+                   shims_.size());
+    }
+    last_waiting_logged_ = waiting;
   }
 
   // On shutdown: the runs this service claimed ahead whose command has not started
@@ -356,6 +366,7 @@ class Service {
   std::map<int64_t, uint64_t> pid_to_run_;
   std::set<uint64_t> stopped_;
   const std::set<std::string> no_jobs_;
+  size_t last_waiting_logged_ = 0;  // runs held back by --max-running, last logged
   uint64_t snapshot_seq_ = 0;   // the event of the last snapshot loaded or written
   int64_t snapshot_at_us_ = 0;  // when it was
 };

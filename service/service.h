@@ -21,6 +21,10 @@ struct ServiceOptions {
   // (at most once a minute) and on a clean stop, so that a start folds only the events
   // after it. 0: never.
   uint64_t snapshot_every_events = 10000;
+  // At most this many run shims at once (each a process: a burst of due runs after
+  // downtime, with many jobs, must not become as many processes at once). Runs beyond
+  // it stay claimed and start as others end. 0: no limit.
+  uint64_t max_running = 1000;
 };
 
 // Runs until `waiter` reports shutdown. Returns the process exit code.

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
     options.lock_timeout_us = static_cast<int64_t>(args.lock_timeout_s * 1e6);
     options.start_ahead_us = args.start_ahead_ms * 1000;
     options.snapshot_every_events = args.snapshot_every;
+    options.max_running = args.max_running;
     auto notifier = cg::NewServiceNotifier();
     return cg::RunService(options, waiter->get(), notifier.get());
   } catch (const std::exception& e) {

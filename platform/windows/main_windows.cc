@@ -81,6 +81,7 @@ int Serve(ServiceNotifier* notifier, bool handle_console) {
   options.lock_timeout_us = static_cast<int64_t>(g_args.lock_timeout_s * 1e6);
   options.start_ahead_us = g_args.start_ahead_ms * 1000;
   options.snapshot_every_events = g_args.snapshot_every;
+  options.max_running = g_args.max_running;
   int rc = RunService(options, g_waiter, notifier);
   g_waiter = nullptr;
   return rc;

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -330,6 +331,27 @@ TEST_F(ServiceTest, ADisabledJobDoesNotKeepTheServiceBusy) {
   json runs = Runs("off");
   EXPECT_EQ(Count(runs, "skipped"), 1u);  // one 'disabled' note, then nothing
   EXPECT_EQ(Count(runs, "succeeded"), 0u);
+}
+
+TEST_F(ServiceTest, MaxRunningHoldsFurtherRunsUntilOneEnds) {
+  std::string running = tmp_.Sub("running"), counts = tmp_.Sub("counts");
+  std::filesystem::create_directories(running);
+  for (int i = 0; i < 4; ++i) {
+    // Each command counts the commands running with it, itself included.
+    Ok({"job", "add", "j" + std::to_string(i), "--schedule", "@yearly", "--shell",
+        "touch " + running + "/$$; ls " + running + " | wc -l >> " + counts + "; sleep 1; rm " +
+            running + "/$$"});
+  }
+  StartService({"--max-running", "2"});
+  for (int i = 0; i < 4; ++i) Ok({"run", "j" + std::to_string(i)});
+  ASSERT_TRUE(WaitFor([&] { return Count(Runs(), "succeeded") == 4; }, 30));
+  StopService();
+  std::ifstream in(counts);
+  std::vector<int> seen;
+  for (int n; in >> n;) seen.push_back(n);
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_LE(*std::max_element(seen.begin(), seen.end()), 2) << "more than 2 commands at once";
+  ExpectVerified();
 }
 
 TEST_F(ServiceTest, RunWaitWithAndWithoutService) {
