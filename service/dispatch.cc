@@ -44,7 +44,7 @@ Result<std::optional<State>> LoadStateSnapshot(store::EventLog* log) {
   auto snap = log->ReadSnapshot();
   if (!snap.ok()) return snap.status();
   if (!*snap) return std::optional<State>();
-  // The service's own start reads the snapshot out of the map; its pages need not stay.
+  // The snapshot was copied out of the map: its pages need not stay resident.
   log->ReleaseMappedPages();
   auto decoded = DecodeStateSnapshot((*snap)->state);
   if (!decoded.ok()) return decoded.status();
