@@ -44,7 +44,15 @@ const JobState* State::FindJob(const std::string& name) const {
 }
 
 const RunRecord* State::FindRun(uint64_t id) const {
-  auto it = runs.find(id);
+  // A run is mostly named soon after its claim (started, finished): look among the
+  // newest first, which are in cache, before walking the whole tree.
+  auto it = runs.end();
+  for (int i = 0; i < 8 && it != runs.begin(); ++i) {
+    --it;
+    if (it->first == id) return &it->second;
+    if (it->first < id) return nullptr;  // below the newest runs and not among them
+  }
+  it = runs.find(id);
   return it == runs.end() ? nullptr : &it->second;
 }
 
@@ -318,18 +326,7 @@ class Folder {
   RunRecord& NewRun() {
     return s_.runs.emplace_hint(s_.runs.end(), e_.seq, RunRecord())->second;
   }
-  RunRecord* Run(uint64_t id) {
-    // A run is mostly named soon after its claim (started, finished): look among the
-    // newest first, which are in cache, before walking the whole tree.
-    auto it = s_.runs.end();
-    for (int i = 0; i < 8 && it != s_.runs.begin(); ++i) {
-      --it;
-      if (it->first == id) return &it->second;
-      if (it->first < id) return nullptr;  // below the newest runs and not among them
-    }
-    it = s_.runs.find(id);
-    return it == s_.runs.end() ? nullptr : &it->second;
-  }
+  RunRecord* Run(uint64_t id) { return const_cast<RunRecord*>(s_.FindRun(id)); }
   // Run `id` of `job` has finished: under a bound, the job's oldest finished runs
   // beyond it are dropped.
   void Retire(uint64_t id, const std::string& job) {
