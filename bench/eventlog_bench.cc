@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -232,18 +233,36 @@ void Replay(const std::string& dir, bool service) {
   printf("%.1f %llu %.3f\n", st.events / el, static_cast<unsigned long long>(st.events), el);
 }
 
-void RawScan(const std::string& dir) {
+// The log's LMDB environment opened read-only, without the store's code.
+MDB_env* OpenRawEnv(const std::string& dir) {
   MDB_env* env;
   Check(mdb_env_create(&env), "env_create");
   Check(mdb_env_set_maxdbs(env, 4), "maxdbs");
   Check(mdb_env_open(env, dir.c_str(), MDB_NOTLS | MDB_RDONLY, 0600), "env_open");
+  return env;
+}
+
+// A cursor on the events table in a read transaction of its own.
+struct EventsCursor {
+  explicit EventsCursor(MDB_env* env) {
+    Check(mdb_txn_begin(env, nullptr, MDB_RDONLY, &t), "begin");
+    MDB_dbi dbi;
+    Check(mdb_dbi_open(t, "events", 0, &dbi), "dbi_open");
+    Check(mdb_cursor_open(t, dbi, &c), "cursor");
+  }
+  ~EventsCursor() {
+    mdb_cursor_close(c);
+    mdb_txn_abort(t);
+  }
+  MDB_txn* t = nullptr;
+  MDB_cursor* c = nullptr;
+};
+
+void RawScan(const std::string& dir) {
+  MDB_env* env = OpenRawEnv(dir);
   double t0 = Now();
-  MDB_txn* t;
-  Check(mdb_txn_begin(env, nullptr, MDB_RDONLY, &t), "begin");
-  MDB_dbi dbi;
-  Check(mdb_dbi_open(t, "events", 0, &dbi), "dbi_open");
-  MDB_cursor* c;
-  Check(mdb_cursor_open(t, dbi, &c), "cursor");
+  auto cursor = std::make_unique<EventsCursor>(env);
+  MDB_cursor* c = cursor->c;
   MDB_val k, v;
   long long n = 0;
   size_t bytes = 0;
@@ -252,8 +271,7 @@ void RawScan(const std::string& dir) {
     ++n;
     bytes += v.mv_size;
   }
-  mdb_cursor_close(c);
-  mdb_txn_abort(t);
+  cursor.reset();
   double el = Now() - t0;
   mdb_env_close(env);
   printf("%.1f %lld %.3f\n", n / el, n, el);
@@ -265,13 +283,10 @@ void RawScan(const std::string& dir) {
 // stage includes the ones before it, so the difference between two lines is the cost
 // of what the later one adds.
 void Breakdown(const std::string& dir, int rounds, int only) {
-  MDB_env* env;
-  Check(mdb_env_create(&env), "env_create");
-  Check(mdb_env_set_maxdbs(env, 4), "maxdbs");
-  Check(mdb_env_open(env, dir.c_str(), MDB_NOTLS | MDB_RDONLY, 0600), "env_open");
+  MDB_env* env = OpenRawEnv(dir);
   enum Stage { kScan, kScanTouch, kCrc, kDecode, kFold, kFoldService, kStages };
   const char* names[kStages] = {"scan",   "scan+touch", "+crc",
-                                "+decode", "+fold",      "+fold(service: bound 8, untracked)"};
+                                "+decode", "+fold",      "+fold(service: no finished runs or specs)"};
   double best[kStages];
   long long count = 0;
   for (int stage = 0; stage < kStages; ++stage) {
@@ -285,12 +300,8 @@ void Breakdown(const std::string& dir, int rounds, int only) {
       uint64_t sink = 0;
       cg::store::EventStreamDecoder decoder(cg::store::EventFields::kForFold);
       double t0 = Now();
-      MDB_txn* t;
-      Check(mdb_txn_begin(env, nullptr, MDB_RDONLY, &t), "begin");
-      MDB_dbi dbi;
-      Check(mdb_dbi_open(t, "events", 0, &dbi), "dbi_open");
-      MDB_cursor* c;
-      Check(mdb_cursor_open(t, dbi, &c), "cursor");
+      auto cursor = std::make_unique<EventsCursor>(env);
+      MDB_cursor* c = cursor->c;
       MDB_val k, v;
       long long n = 0;
       // As EventLog's ForEach: the cursor runs 32 entries ahead, prefetching values and
@@ -337,8 +348,7 @@ void Breakdown(const std::string& dir, int rounds, int only) {
           }
         }
       }
-      mdb_cursor_close(c);
-      mdb_txn_abort(t);
+      cursor.reset();
       double el = Now() - t0;
       if (el < best[stage]) best[stage] = el;
       count = n;
