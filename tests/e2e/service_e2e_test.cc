@@ -342,15 +342,22 @@ TEST_F(ServiceTest, MaxRunningHoldsFurtherRunsUntilOneEnds) {
         "touch " + running + "/$$; ls " + running + " | wc -l >> " + counts + "; sleep 1; rm " +
             running + "/$$"});
   }
+  service_log_ = tmp_.Sub("service.log");  // said on failure
   StartService({"--max-running", "2"});
   for (int i = 0; i < 4; ++i) Ok({"run", "j" + std::to_string(i)});
-  ASSERT_TRUE(WaitFor([&] { return Count(Runs(), "succeeded") == 4; }, 30));
+  ASSERT_TRUE(WaitFor([&] { return Count(Runs(), "succeeded") == 4; }, 30))
+      << Runs().dump(1) << ServiceLog();
   StopService();
   std::ifstream in(counts);
   std::vector<int> seen;
-  for (int n; in >> n;) seen.push_back(n);
-  ASSERT_EQ(seen.size(), 4u);
-  EXPECT_LE(*std::max_element(seen.begin(), seen.end()), 2) << "more than 2 commands at once";
+  std::string listed;
+  for (int n; in >> n;) {
+    seen.push_back(n);
+    listed += " " + std::to_string(n);
+  }
+  ASSERT_EQ(seen.size(), 4u) << "counts:" << listed << "\n" << ServiceLog();
+  EXPECT_LE(*std::max_element(seen.begin(), seen.end()), 2)
+      << "more than 2 commands at once; counts:" << listed << "\n" << ServiceLog();
   ExpectVerified();
 }
 
