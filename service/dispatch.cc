@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 
 namespace cg {
 
@@ -88,16 +89,41 @@ Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache*
     dead_locks.clear();
     for (const auto& e : o.extra_events) batch->events.push_back(e);
     Planner planner(s, o.plan);
+    std::set<uint64_t> handed;  // runs whose start or end is recorded here
+    if (o.handed) {
+      for (HandedEnd& e : o.handed->ends) {
+        const RunFinished& fin = e.end->fin;
+        e.recorded = handoff::EndIsRecordable(s, fin.run_id);
+        if (!e.recorded) continue;
+        if (const RunRecord* r = s.FindRun(fin.run_id)) planner.Ending(*r);
+        batch->events.push_back(fin);
+        batch->put_outputs.push_back({fin.run_id, e.end->output_record});
+        handed.insert(fin.run_id);
+      }
+      for (HandedStart& h : o.handed->starts) {
+        const RunRecord* r = s.FindRun(h.run_id);
+        const JobState* job = r ? s.FindJob(r->job) : nullptr;
+        h.recorded = r && job && r->status == RunStatus::kScheduled &&
+                     job->defined_seq == r->job_seq && job->spec_seq == h.spec_seq &&
+                     !o.dead_shims.count(h.run_id);
+        if (!h.recorded) continue;
+        h.started_at_us = PlannedStartUs(*r, o.now_us);
+        batch->events.push_back(RunStarted{h.run_id, r->job, r->scheduled_for_us,
+                                           h.started_at_us, h.pid, host, h.lock_file});
+        handed.insert(h.run_id);
+      }
+    }
     std::vector<uint64_t> orphans = OrphanedRuns(s);
     for (const RunRecord* run : s.ActiveRuns()) {
       bool here = run->status == RunStatus::kScheduled || run->host == host;
       if (!here) continue;  // another host's run: that host's service judges it
+      if (handed.count(run->id)) continue;  // its shim is alive and answering
       std::string why = DeadReason(*run, o);
       if (why.empty() && std::count(orphans.begin(), orphans.end(), run->id)) {
         why = "its job was removed before it started";
       }
       if (!why.empty()) {
-        planner.Abandoning(*run);
+        planner.Ending(*run);
         RunAbandoned a;
         a.run_id = run->id;
         a.job = run->job;

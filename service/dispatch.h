@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "service/handoff.h"
 #include "service/planner.h"
 #include "service/schedule.h"
 #include "store/event_log.h"
@@ -44,6 +45,29 @@ class ScheduleCache {
   std::map<std::string, Entry> cache_;
 };
 
+// The starts and ends of runs whose shims this process forked and speaks with over a
+// channel (chronographd's; service/handoff.h). The pass records them in its
+// transaction, ahead of its decisions, and says which it recorded.
+struct HandedStart {
+  uint64_t run_id = 0;
+  int64_t pid = 0;         // the shim's
+  std::string lock_file;   // created for the shim
+  uint64_t spec_seq = 0;   // the job's definition the shim was given
+  // Set by the pass: RunStarted recorded (the run was still claimed, of the same job
+  // and definition, its shim alive), and the start time it names.
+  bool recorded = false;
+  int64_t started_at_us = 0;
+};
+struct HandedEnd {
+  const handoff::End* end = nullptr;
+  bool recorded = false;  // set by the pass (false: nothing to record, see EndIsRecordable)
+};
+struct HandedRuns {
+  std::vector<HandedStart> starts;
+  std::vector<HandedEnd> ends;
+  bool empty() const { return starts.empty() && ends.empty(); }
+};
+
 struct PassOptions {
   int64_t now_us = 0;
   // A running run on this host whose lock file is older than this is abandoned.
@@ -62,6 +86,8 @@ struct PassOptions {
   std::map<uint64_t, DeadShim> dead_shims;
   // Events to append first (ServiceStarted, ServiceStopped).
   std::vector<EventPayload> extra_events;
+  // Handed-over starts and ends to record (see HandedRuns); results written back.
+  HandedRuns* handed = nullptr;
   PlanOptions plan;
 };
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -93,8 +94,30 @@ Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool inherit
 // this process's destructors or atexit handlers. Returns the child's pid. Far cheaper
 // than starting a program (no exec, no dynamic loading, the caller's memory shared
 // copy-on-write). NotSupported where the OS has no fork (Windows): use SpawnDetached.
+// `keep`, when not kNoHandle, is one descriptor left open in the child (at the same
+// number): the child's end of a Channel.
 // REQUIRES: the calling process runs no other thread.
-Result<int64_t> ForkDetached(const std::function<int()>& body, bool inherit_stderr);
+constexpr intptr_t kNoHandle = -1;
+Result<int64_t> ForkDetached(const std::function<int()>& body, bool inherit_stderr,
+                             intptr_t keep = kNoHandle);
+
+// One end of a local byte stream between this process and a child it forks (an
+// AF_UNIX socketpair): how chronographd and the run shims it forks hand each other a
+// run's start and end. Either end sees the stream end when the other process goes,
+// however it goes. NewChannelPair is NotSupported where there is no fork (Windows).
+class Channel {
+ public:
+  virtual ~Channel() = default;
+  // Writes all of `bytes`, blocking while the stream is full. An error when the other
+  // end is gone (never a signal).
+  virtual Status Send(std::string_view bytes) = 0;
+  // Appends what can be read now, without blocking, to *out. False once the other end
+  // has closed and everything it sent was read.
+  virtual Result<bool> Receive(std::string* out) = 0;
+  // For Waiter::Watch.
+  virtual intptr_t handle() const = 0;
+};
+Result<std::pair<std::unique_ptr<Channel>, std::unique_ptr<Channel>>> NewChannelPair();
 // A child started by SpawnDetached or ForkDetached that has ended.
 struct ReapedChild {
   int64_t pid = 0;

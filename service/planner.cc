@@ -65,7 +65,7 @@ Planner::JobRuns& Planner::Runs(const std::string& job) {
   return c;
 }
 
-void Planner::Abandoning(const RunRecord& run) {
+void Planner::Ending(const RunRecord& run) {
   if (!OfCurrentJob(state_, run)) return;
   JobRuns& c = Runs(run.job);
   if (run.status == RunStatus::kRunning && c.running > 0) {

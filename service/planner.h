@@ -39,8 +39,8 @@ struct PlanOptions {
 std::optional<sched::Fire> NextSlot(const JobState& job, const sched::Schedule& schedule);
 
 // The decisions of one batch. It counts the runs of each job as the batch changes them
-// (claimed, abandoned), so that several decisions about one job in one batch (a run
-// request and a due slot, a dead run and the next slot) see each other.
+// (claimed, ended), so that several decisions about one job in one batch (a run
+// request and a due slot, a dead or finished run and the next slot) see each other.
 // REQUIRES: `state` is current and outlives the Planner.
 class Planner {
  public:
@@ -53,8 +53,9 @@ class Planner {
                 std::vector<EventPayload>* out);
   // Appends the answers to every pending run request (RunScheduled or RunSkipped).
   void Requests(std::vector<EventPayload>* out);
-  // The batch records run `run_id` as abandoned: it no longer counts as active.
-  void Abandoning(const RunRecord& run);
+  // The batch records the end of `run` (abandoned, or finished as its shim handed it
+  // over): it no longer counts as active.
+  void Ending(const RunRecord& run);
 
  private:
   struct JobRuns {

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "service/dispatch.h"
+#include "service/handoff.h"
 #include "service/os.h"
 #include "service/output_capture.h"
 #include "service/planner.h"
@@ -43,6 +44,161 @@ std::vector<std::pair<std::string, std::string>> JobEnvironment(const JobSpec& s
     if (!replaced) env.push_back({k, v});
   }
   return env;
+}
+
+// Runs the command of `run` as `spec` says, from `started_at` (waiting for it, stoppable),
+// keeping `lock` fresh; enforces the timeout and captures the output. Returns the end
+// to record.
+handoff::End Execute(const JobSpec& spec, const RunRecord& run, int64_t started_at,
+                     const std::string& lock, Waiter* waiter, const ShimOptions& options) {
+  (void)os::TouchFile(lock);
+  int64_t last_touch = NowMicros();
+
+  LaunchSpec launch;
+  launch.argv = spec.command_kind == CommandKind::kShell ? os::ShellArgv(spec.shell) : spec.argv;
+  launch.working_dir = spec.working_dir;
+  launch.env = JobEnvironment(spec, run);
+  launch.run_as_user = spec.run_as_user;
+
+  RunFinished fin;
+  fin.run_id = run.id;
+  fin.job = spec.name;
+  CappedOutput out(options.output_cap), err(options.output_cap);
+  auto launcher = NewProcessLauncher();
+  // Ahead of the slot: keep the lock fresh and wait for it, stoppable.
+  for (int64_t now = NowMicros(); now < started_at && !waiter->shutdown_requested();
+       now = NowMicros()) {
+    if (now - last_touch >= kHeartbeatUs) {
+      (void)os::TouchFile(lock);
+      last_touch = now;
+    }
+    waiter->WaitUntil(std::min(started_at, last_touch + kHeartbeatUs));
+  }
+  Result<std::unique_ptr<ChildProcess>> child = Status::IOError("not started");
+  if (waiter->shutdown_requested()) {
+    fin.started_at_us = 0;  // the command never started
+    fin.outcome = RunOutcome::kStopped;
+    fin.reason = "stopped on request before the command started";
+  } else {
+    // The moment the command starts, as exactly as this process can tell.
+    fin.started_at_us = NowMicros();
+    child = launcher->Launch(launch);
+  }
+  if (fin.outcome == RunOutcome::kStopped) {
+    // recorded as stopped; nothing ran
+  } else if (!child.ok()) {
+    fin.outcome = RunOutcome::kFailed;
+    fin.reason = "cannot start the command: " + child.status().message();
+  } else {
+    int64_t now = NowMicros();
+    int64_t next_beat = now + kHeartbeatUs;
+    int64_t deadline =
+        spec.timeout_ms > 0 ? fin.started_at_us + spec.timeout_ms * kMicrosPerMilli : 0;
+    int64_t kill_at = 0;  // when SIGKILL follows the SIGTERM already sent
+    bool done = false;
+    while (!done) {
+      // Sleep until the next thing to do (the heartbeat, the timeout, the SIGKILL after
+      // a polite stop), output, the command's end, or a signal: one wake-up a second
+      // for a quiet command.
+      int64_t next = next_beat;
+      if (deadline != 0 && kill_at == 0) next = std::min(next, deadline);
+      if (kill_at != 0) next = std::min(next, kill_at);
+      int wait_ms = static_cast<int>(
+          std::clamp<int64_t>((next - now + kMicrosPerMilli - 1) / kMicrosPerMilli, 0, 1000));
+      auto pumped = (*child)->Pump(wait_ms, &out, &err);
+      if (!pumped.ok()) {
+        Log(run.id, pumped.status().ToString());
+        (void)(*child)->Terminate(true);
+        fin.outcome = RunOutcome::kFailed;
+        fin.reason = "lost the command's output: " + pumped.status().message();
+        done = true;
+      } else {
+        done = *pumped;
+      }
+      now = NowMicros();
+      if (now >= next_beat) {
+        Status touched = os::TouchFile(lock);
+        if (!touched.ok()) Log(run.id, touched.ToString());
+        next_beat = now + kHeartbeatUs;
+      }
+      waiter->WaitUntil(0);  // collects a pending stop request (SIGTERM)
+      if (done || kill_at != 0) {
+        if (!done && now >= kill_at) {
+          (void)(*child)->Terminate(true);
+          kill_at = INT64_MAX;
+        }
+        continue;
+      }
+      if (deadline != 0 && now >= deadline) {
+        fin.outcome = RunOutcome::kTimedOut;
+        fin.reason = "timed out after " + FormatDurationMillis(spec.timeout_ms);
+      } else if (waiter->shutdown_requested()) {
+        fin.outcome = RunOutcome::kStopped;
+        fin.reason = "stopped on request (overlap=replace or an operator)";
+      } else {
+        continue;
+      }
+      (void)(*child)->Terminate(false);
+      kill_at = now + options.stop_grace_ms * kMicrosPerMilli;
+    }
+    if (kill_at != 0) {
+      // The command was stopped (timeout, replace): its direct process has ended, but
+      // members of its process group that ignored the polite stop must not outlive it.
+      (void)(*child)->Terminate(true);
+    }
+    auto exit = (*child)->exit_info();
+    if (exit) {
+      fin.exit_code = exit->exit_code;
+      fin.signal = exit->signal;
+    }
+    if (fin.outcome == RunOutcome::kSucceeded) {
+      if (fin.exit_code != 0) {
+        fin.outcome = RunOutcome::kFailed;
+        fin.reason = fin.signal ? "killed by signal " + std::to_string(fin.signal)
+                                : "exit code " + std::to_string(fin.exit_code);
+      } else if (spec.fail_on_stderr && err.total() > 0) {
+        fin.outcome = RunOutcome::kFailed;
+        fin.reason = "wrote to stderr (fail_on_stderr)";
+      }
+    }
+  }
+  fin.ended_at_us = NowMicros();
+  fin.stdout_bytes = out.total();
+  fin.stderr_bytes = err.total();
+  fin.stdout_kept = out.kept();
+  fin.stderr_kept = err.kept();
+  std::string record = store::EncodeOutputRecord({out.Text(), err.Text()});
+  fin.output_digest = store::OutputDigest(record);
+  return handoff::End{std::move(fin), std::move(record)};
+}
+
+// Records the end of run `run_id` through the log itself and removes the lock file.
+// The end of a run is not given up lightly (a full disk, a busy log): retried for a
+// while, the lock file kept fresh so the run is not taken for abandoned. Returns the
+// shim's exit code.
+int RecordEndAlone(store::EventLog* log, State* state, const handoff::End& end,
+                   const std::string& lock, Waiter* waiter, uint64_t run_id) {
+  auto record_end = [&](const State& s, store::Batch* batch) {
+    // Not kept in a bounded state (the service's, in a forked shim): the run was
+    // abandoned long ago; the end is recorded all the same, as late.
+    if (!handoff::EndIsRecordable(s, run_id)) return Status::OK();  // nothing to record
+    batch->events.push_back(end.fin);
+    batch->put_outputs.push_back({run_id, end.output_record});
+    return Status::OK();
+  };
+  auto finished = log->Transact(state, record_end);
+  for (int attempt = 1; !finished.ok() && attempt < 300; ++attempt) {
+    Log(run_id, "cannot record the end of the run yet: " + finished.status().ToString());
+    (void)os::TouchFile(lock);
+    waiter->WaitUntil(NowMicros() + kHeartbeatUs);
+    finished = log->Transact(state, record_end);
+  }
+  (void)os::RemoveFile(lock);
+  if (!finished.ok()) {
+    Log(run_id, "cannot record the end of the run: " + finished.status().ToString());
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -154,151 +310,116 @@ int RunShim(const ShimOptions& options, State* known) {
     return started.ok() ? 3 : 1;
   }
   (void)os::TouchFile(*lock);
-  int64_t last_touch = NowMicros();
+  handoff::End end = Execute(spec, run, started_at, *lock, waiter->get(), options);
+  return RecordEndAlone(log->get(), &state, end, *lock, waiter->get(), run_id);
+}
 
-  LaunchSpec launch;
-  launch.argv = spec.command_kind == CommandKind::kShell ? os::ShellArgv(spec.shell) : spec.argv;
-  launch.working_dir = spec.working_dir;
-  launch.env = JobEnvironment(spec, run);
-  launch.run_as_user = spec.run_as_user;
-
-  RunFinished fin;
-  fin.run_id = run_id;
-  fin.job = spec.name;
-  CappedOutput out(options.output_cap), err(options.output_cap);
-  auto launcher = NewProcessLauncher();
-  // Ahead of the slot: keep the lock fresh and wait for it, stoppable.
-  for (int64_t now = NowMicros(); now < started_at && !(*waiter)->shutdown_requested();
-       now = NowMicros()) {
-    if (now - last_touch >= kHeartbeatUs) {
-      (void)os::TouchFile(*lock);
-      last_touch = now;
-    }
-    (*waiter)->WaitUntil(std::min(started_at, last_touch + kHeartbeatUs));
-  }
-  Result<std::unique_ptr<ChildProcess>> child = Status::IOError("not started");
-  if ((*waiter)->shutdown_requested()) {
-    fin.started_at_us = 0;  // the command never started
-    fin.outcome = RunOutcome::kStopped;
-    fin.reason = "stopped on request before the command started";
-  } else {
-    // The moment the command starts, as exactly as this process can tell.
-    fin.started_at_us = NowMicros();
-    child = launcher->Launch(launch);
-  }
-  if (fin.outcome == RunOutcome::kStopped) {
-    // recorded as stopped; nothing ran
-  } else if (!child.ok()) {
-    fin.outcome = RunOutcome::kFailed;
-    fin.reason = "cannot start the command: " + child.status().message();
-  } else {
-    int64_t now = NowMicros();
-    int64_t next_beat = now + kHeartbeatUs;
-    int64_t deadline =
-        spec.timeout_ms > 0 ? fin.started_at_us + spec.timeout_ms * kMicrosPerMilli : 0;
-    int64_t kill_at = 0;  // when SIGKILL follows the SIGTERM already sent
-    bool done = false;
-    while (!done) {
-      // Sleep until the next thing to do (the heartbeat, the timeout, the SIGKILL after
-      // a polite stop), output, the command's end, or a signal: one wake-up a second
-      // for a quiet command.
-      int64_t next = next_beat;
-      if (deadline != 0 && kill_at == 0) next = std::min(next, deadline);
-      if (kill_at != 0) next = std::min(next, kill_at);
-      int wait_ms = static_cast<int>(
-          std::clamp<int64_t>((next - now + kMicrosPerMilli - 1) / kMicrosPerMilli, 0, 1000));
-      auto pumped = (*child)->Pump(wait_ms, &out, &err);
-      if (!pumped.ok()) {
-        Log(run_id, pumped.status().ToString());
-        (void)(*child)->Terminate(true);
-        fin.outcome = RunOutcome::kFailed;
-        fin.reason = "lost the command's output: " + pumped.status().message();
-        done = true;
-      } else {
-        done = *pumped;
-      }
-      now = NowMicros();
-      if (now >= next_beat) {
-        Status touched = os::TouchFile(*lock);
-        if (!touched.ok()) Log(run_id, touched.ToString());
-        next_beat = now + kHeartbeatUs;
-      }
-      (*waiter)->WaitUntil(0);  // collects a pending stop request (SIGTERM)
-      if (done || kill_at != 0) {
-        if (!done && now >= kill_at) {
-          (void)(*child)->Terminate(true);
-          kill_at = INT64_MAX;
-        }
-        continue;
-      }
-      if (deadline != 0 && now >= deadline) {
-        fin.outcome = RunOutcome::kTimedOut;
-        fin.reason = "timed out after " + FormatDurationMillis(spec.timeout_ms);
-      } else if ((*waiter)->shutdown_requested()) {
-        fin.outcome = RunOutcome::kStopped;
-        fin.reason = "stopped on request (overlap=replace or an operator)";
-      } else {
-        continue;
-      }
-      (void)(*child)->Terminate(false);
-      kill_at = now + options.stop_grace_ms * kMicrosPerMilli;
-    }
-    if (kill_at != 0) {
-      // The command was stopped (timeout, replace): its direct process has ended, but
-      // members of its process group that ignored the polite stop must not outlive it.
-      (void)(*child)->Terminate(true);
-    }
-    auto exit = (*child)->exit_info();
-    if (exit) {
-      fin.exit_code = exit->exit_code;
-      fin.signal = exit->signal;
-    }
-    if (fin.outcome == RunOutcome::kSucceeded) {
-      if (fin.exit_code != 0) {
-        fin.outcome = RunOutcome::kFailed;
-        fin.reason = fin.signal ? "killed by signal " + std::to_string(fin.signal)
-                                : "exit code " + std::to_string(fin.exit_code);
-      } else if (spec.fail_on_stderr && err.total() > 0) {
-        fin.outcome = RunOutcome::kFailed;
-        fin.reason = "wrote to stderr (fail_on_stderr)";
-      }
-    }
-  }
-  fin.ended_at_us = NowMicros();
-  fin.stdout_bytes = out.total();
-  fin.stderr_bytes = err.total();
-  fin.stdout_kept = out.kept();
-  fin.stderr_kept = err.kept();
-  std::string record = store::EncodeOutputRecord({out.Text(), err.Text()});
-  fin.output_digest = store::OutputDigest(record);
-  auto record_end = [&](const State& s, store::Batch* batch) {
-    const RunRecord* r = s.FindRun(run_id);
-    // Not kept in a bounded state (the service's, in a forked shim): the run was
-    // abandoned long ago; the end is recorded all the same, as late.
-    bool forgotten = !r && s.MayHaveForgotten(run_id);
-    if (!forgotten && (!r || (r->status != RunStatus::kRunning &&
-                              !(r->status == RunStatus::kAbandoned && !r->finished_late)))) {
-      return Status::OK();  // nothing to record (should not happen)
-    }
-    batch->events.push_back(fin);
-    batch->put_outputs.push_back({run_id, record});
-    return Status::OK();
-  };
-  // The end of a run is not given up lightly (a full disk, a busy log): retry for a
-  // while, keeping the lock file fresh so the run is not taken for abandoned.
-  auto finished = (*log)->Transact(&state, record_end);
-  for (int attempt = 1; !finished.ok() && attempt < 300; ++attempt) {
-    Log(run_id, "cannot record the end of the run yet: " + finished.status().ToString());
-    (void)os::TouchFile(*lock);
-    (*waiter)->WaitUntil(NowMicros() + kHeartbeatUs);
-    finished = (*log)->Transact(&state, record_end);
-  }
-  (void)os::RemoveFile(*lock);
-  if (!finished.ok()) {
-    Log(run_id, "cannot record the end of the run: " + finished.status().ToString());
+int RunHandedShim(const ShimOptions& options, const HandedRun& handed, State* known) {
+  const uint64_t run_id = handed.run.id;
+  const std::string& lock = handed.lock_file;
+  auto waiter = NewWaiter(/*data_dir=*/"", /*handle_signals=*/true);
+  if (!waiter.ok()) {
+    Log(run_id, waiter.status().ToString());
+    (void)os::RemoveFile(lock);
     return 1;
   }
-  return 0;
+  Waiter* w = waiter->get();
+  w->Watch(handed.channel->handle());
+  std::string inbox;
+  bool ended = false;  // the service's end of the stream is closed
+  int64_t last_touch = NowMicros();
+  // The service's next word, the lock file kept fresh meanwhile; nullopt once the
+  // service is gone (or says something this shim cannot read). A stop request
+  // (SIGTERM) is remembered by the waiter and honoured by Execute.
+  auto next = [&]() -> std::optional<handoff::Message> {
+    for (;;) {
+      auto m = handoff::TakeFrame(&inbox);
+      if (!m.ok()) {
+        Log(run_id, m.status().ToString());
+        return std::nullopt;
+      }
+      if (*m) return std::move(**m);
+      if (ended) return std::nullopt;
+      int64_t now = NowMicros();
+      if (now - last_touch >= kHeartbeatUs) {
+        (void)os::TouchFile(lock);
+        last_touch = now;
+      }
+      if (w->WaitUntil(last_touch + kHeartbeatUs) & Waiter::kReadable) (void)w->TakeReadable();
+      auto got = handed.channel->Receive(&inbox);
+      if (!got.ok() || !*got) {
+        ended = true;
+        w->Unwatch(handed.channel->handle());
+      }
+    }
+  };
+  std::unique_ptr<store::EventLog> log;
+  auto open_log = [&]() -> Status {
+    if (log) return Status::OK();
+    store::Options o;
+    o.create_if_missing = false;
+    o.program = "chronograph-shim";
+    auto opened = store::EventLog::Open(options.data_dir, o);
+    if (!opened.ok()) return opened.status();
+    log = std::move(opened).value();
+    return Status::OK();
+  };
+
+  int64_t started_at = 0;
+  bool alone = false;  // the service is gone: this shim records the end itself
+  auto first = next();
+  if (first && first->type == handoff::Msg::kGo) {
+    auto at = handoff::DecodeStart(first->payload);
+    if (!at.ok()) {
+      Log(run_id, at.status().ToString());
+      first.reset();
+    } else {
+      started_at = *at;
+    }
+  }
+  if (first && first->type == handoff::Msg::kNo) {
+    (void)os::RemoveFile(lock);
+    return 3;
+  }
+  if (!first || first->type != handoff::Msg::kGo) {
+    // No word from the service: whether this shim may start the run is in the log.
+    Status st = open_log();
+    if (st.ok()) st = log->CatchUp(known);
+    if (!st.ok()) {
+      Log(run_id, st.ToString());
+      (void)os::RemoveFile(lock);
+      return 1;
+    }
+    const RunRecord* r = known->FindRun(run_id);
+    if (!r || r->status != RunStatus::kRunning || r->pid != os::CurrentPid() ||
+        r->host != os::HostName()) {
+      (void)os::RemoveFile(lock);
+      return 3;
+    }
+    started_at = r->started_at_us;
+    alone = true;
+  }
+
+  handoff::End end = Execute(handed.spec, handed.run, started_at, lock, w, options);
+  if (!alone) {
+    Status sent = handed.channel->Send(handoff::Frame(handoff::Msg::kEnd, handoff::EncodeEnd(end)));
+    if (sent.ok()) {
+      auto ack = next();
+      if (ack && ack->type == handoff::Msg::kAck) {
+        (void)os::RemoveFile(lock);  // the service removes it too
+        return 0;
+      }
+    }
+    // The service went before saying the end is durable: this shim records it (the
+    // transaction finds it already there when the service did commit it).
+  }
+  Status st = open_log();
+  if (!st.ok()) {
+    Log(run_id, "cannot record the end of the run: " + st.ToString());
+    (void)os::RemoveFile(lock);
+    return 1;
+  }
+  return RecordEndAlone(log.get(), known, end, lock, w, run_id);
 }
 
 }  // namespace cg

@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <functional>
+#include <optional>
 #include <queue>
 
 #include "service/dispatch.h"
+#include "service/handoff.h"
 #include "service/os.h"
 #include "service/run_shim.h"
 #include "service/state_codec.h"
@@ -68,8 +70,10 @@ class Service {
     while (!waiter_->shutdown_requested()) {
       int64_t wake = std::min(NextFire(), next_ping);
       if (!state_.active_runs.empty()) wake = std::min(wake, next_lock_check);
+      if (HandoffPending()) wake = 0;  // starts and ends to record: at once
       unsigned why = waiter_->WaitUntil(wake);
       if (why & Waiter::kShutdown) break;
+      if (why & Waiter::kReadable) ReadChannels();
       int64_t now = NowMicros();
       if (now >= next_ping) {
         notifier_->Watchdog();
@@ -81,6 +85,8 @@ class Service {
       for (const auto& child : os::ReapChildren()) NoteDeadShim(child, &o);
       std::set<std::string> due = PopDue(now);
       o.due_jobs = &due;
+      HandedRuns handed = Handed(/*starts=*/true);
+      o.handed = &handed;
       if (!Pass(std::move(o))) {
         // Logged; the log may be full or busy. Retry soon, never spin. The state may
         // have been folded again from the log (a commit that failed), without the
@@ -89,6 +95,7 @@ class Service {
         RescheduleAll();
         continue;
       }
+      Answer(handed);
       // A pass whose commit was retried folded the log again from the start (every
       // job's wake_us then unset); that fold touched every job, so all are rescheduled.
       for (const auto& name : due) state_.touched_jobs.insert(name);
@@ -104,7 +111,13 @@ class Service {
     PassOptions stop = BaseOptions();
     stop.due_jobs = &no_jobs_;
     stop.extra_events.push_back(ServiceStopped{os::CurrentPid(), "shutdown requested"});
+    // The ends handed over are recorded; runs not started yet stay claimed (their
+    // shims see this service go, find no RunStarted and leave them to the next start).
+    ReadChannels();
+    HandedRuns handed = Handed(/*starts=*/false);
+    stop.handed = &handed;
     bool ok = Pass(std::move(stop));
+    if (ok) Answer(handed);
     if (ok) MaybeSnapshot(/*stopping=*/true);
     spdlog::info("chronographd stopped; {} runs left running are recorded by their shims",
                  shims_.size());
@@ -122,6 +135,18 @@ class Service {
   }
 
  private:
+  // A shim this process started. A forked one (POSIX) speaks over `channel`: the
+  // service records its run's start and end (handoff.h); one started as a program
+  // (Windows) records them itself and has no channel.
+  struct Shim {
+    int64_t pid = 0;
+    std::unique_ptr<os::Channel> channel;
+    std::string inbox;             // bytes read, not yet a whole message
+    std::string lock_file;
+    uint64_t spec_seq = 0;
+    bool start_pending = false;    // forked; its RunStarted not yet recorded
+    std::optional<handoff::End> end;  // handed over; its RunFinished not yet recorded
+  };
   struct Entry {
     int64_t at_us;
     std::string job;
@@ -271,7 +296,7 @@ class Service {
     if (it == pid_to_run_.end()) return;
     uint64_t run = it->second;
     pid_to_run_.erase(it);
-    shims_.erase(run);
+    DropShim(run);
     stopped_.erase(run);
     // A shim that recorded its run's end exits 0; one that found the run was not its
     // to start (another shim's) exits 3. Anything else leaves the run lost; the pass
@@ -296,29 +321,29 @@ class Service {
         ++waiting;  // starts when a shim ends (its exit wakes the loop)
         continue;
       }
-      // A forked copy of this process carries the run: it knows the state already and
-      // costs no program start. Where the OS cannot fork, the shim is a new program.
-      auto pid = os::ForkDetached(
-          [&] {
-            ShimOptions shim;
-            shim.data_dir = options_.data_dir;
-            shim.run_id = run;
-            return RunShim(shim, &state_);
-          },
-          /*inherit_stderr=*/true);
-      if (!pid.ok() && pid.status().IsNotSupported()) {
-        pid = StartShim(options_.data_dir, run, /*quiet=*/false);
+      Shim shim;
+      Status st = ForkShim(run, &shim);
+      if (st.IsNotSupported()) {
+        // No fork (Windows): the shim is a new program that records the run itself.
+        auto pid = StartShim(options_.data_dir, run, /*quiet=*/false);
+        st = pid.status();
+        if (pid.ok()) shim.pid = *pid;
       }
-      if (!pid.ok()) {
-        spdlog::error("run {}: cannot start its shim: {}", run, pid.status().ToString());
+      if (!st.ok()) {
+        spdlog::error("run {}: cannot start its shim: {}", run, st.ToString());
         continue;
       }
-      shims_[run] = *pid;
-      pid_to_run_[*pid] = run;
+      pid_to_run_[shim.pid] = run;
+      if (shim.channel) {
+        channel_to_run_[shim.channel->handle()] = run;
+        waiter_->Watch(shim.channel->handle());
+      }
+      int64_t shim_pid = shim.pid;
+      shims_[run] = std::move(shim);
       const RunRecord* r = state_.FindRun(run);
       int64_t now = NowMicros();
       spdlog::info("run {} of job '{}' (scheduled for {}): shim pid {} {}", run,
-                   r ? r->job : "?", r ? FormatRfc3339(r->scheduled_for_us) : "?", *pid,
+                   r ? r->job : "?", r ? FormatRfc3339(r->scheduled_for_us) : "?", shim_pid,
                    r && PlannedStartUs(*r, now) > now ? "starts it at the slot" : "starts it now");
     }
     if (waiting > 0 && waiting != last_waiting_logged_) {
@@ -328,14 +353,154 @@ class Service {
     last_waiting_logged_ = waiting;
   }
 
+  // Forks the shim of claimed run `run`, handed over (handoff.h): the job's definition
+  // read here, the lock file created here, a channel between the two. The shim waits
+  // for the word that its RunStarted is durable. NotSupported without fork.
+  Status ForkShim(uint64_t run, Shim* shim) {
+    auto channels = os::NewChannelPair();
+    if (!channels.ok()) return channels.status();
+    const RunRecord* r = state_.FindRun(run);
+    const JobState* job = r ? state_.FindJob(r->job) : nullptr;
+    if (!job) return Status::NotFound("the run or its job is gone");
+    HandedRun handed;
+    handed.run = *r;
+    auto spec = ReadJobSpec(log_.get(), r->job, *job);
+    if (!spec.ok()) return spec.status();
+    handed.spec = std::move(spec).value();
+    auto lock = os::CreateLockFile(options_.data_dir + "/locks",
+                                   "run" + std::to_string(run) + "-");
+    if (!lock.ok()) return lock.status();
+    handed.lock_file = *lock;
+    handed.channel = channels->second.get();
+    // A forked copy of this process carries the run: it knows the state already and
+    // costs no program start.
+    auto pid = os::ForkDetached(
+        [&] {
+          ShimOptions o;
+          o.data_dir = options_.data_dir;
+          o.run_id = run;
+          return RunHandedShim(o, handed, &state_);
+        },
+        /*inherit_stderr=*/true, channels->second->handle());
+    if (!pid.ok()) {
+      (void)os::RemoveFile(*lock);
+      return pid.status();
+    }
+    shim->pid = *pid;
+    shim->channel = std::move(channels->first);  // the child's end closes here
+    shim->lock_file = *lock;
+    shim->spec_seq = job->spec_seq;
+    shim->start_pending = true;
+    return Status::OK();
+  }
+
+  // Forgets the shim of `run` (it has ended).
+  void DropShim(uint64_t run) {
+    auto it = shims_.find(run);
+    if (it == shims_.end()) return;
+    if (it->second.channel) {
+      waiter_->Unwatch(it->second.channel->handle());
+      channel_to_run_.erase(it->second.channel->handle());
+    }
+    shims_.erase(it);
+  }
+
+  // Reads what the shims said: ends handed over. A stream that ended is unwatched
+  // (the shim's exit is what ends its entry).
+  void ReadChannels() {
+    for (intptr_t handle : waiter_->TakeReadable()) {
+      auto c = channel_to_run_.find(handle);
+      if (c == channel_to_run_.end()) continue;
+      const uint64_t run = c->second;
+      Shim& shim = shims_.at(run);
+      auto got = shim.channel->Receive(&shim.inbox);
+      for (;;) {
+        auto m = handoff::TakeFrame(&shim.inbox);
+        if (!m.ok() || !*m) {
+          if (!m.ok()) {
+            spdlog::error("run {}: its shim pid {}: {}", run, shim.pid, m.status().ToString());
+            got = false;  // nothing more is read from it: it records its run alone
+          }
+          break;
+        }
+        if ((*m)->type != handoff::Msg::kEnd) continue;
+        auto end = handoff::DecodeEnd((*m)->payload);
+        if (!end.ok()) {
+          spdlog::error("run {}: its shim pid {} handed over an end that does not decode: {}",
+                        run, shim.pid, end.status().ToString());
+          got = false;
+          break;
+        }
+        shim.end = std::move(end).value();
+      }
+      if (!got.ok() || !*got) {
+        waiter_->Unwatch(handle);
+        channel_to_run_.erase(c);
+        shim.channel.reset();  // closed: the shim, if alive, carries on alone
+        shim.end.reset();
+        shim.start_pending = false;
+      }
+    }
+  }
+
+  bool HandoffPending() const {
+    for (const auto& [run, shim] : shims_) {
+      if (shim.start_pending || shim.end) return true;
+    }
+    return false;
+  }
+
+  // What the next pass records for the shims: their ends, and (unless stopping) their
+  // starts.
+  HandedRuns Handed(bool starts) {
+    HandedRuns h;
+    for (const auto& [run, shim] : shims_) {
+      if (shim.end) h.ends.push_back({&*shim.end});
+      if (starts && shim.start_pending) {
+        HandedStart s;
+        s.run_id = run;
+        s.pid = shim.pid;
+        s.lock_file = shim.lock_file;
+        s.spec_seq = shim.spec_seq;
+        h.starts.push_back(std::move(s));
+      }
+    }
+    return h;
+  }
+
+  // After the pass that recorded them: tells each shim (go, no, or the end is durable).
+  void Answer(const HandedRuns& h) {
+    for (const HandedStart& s : h.starts) {
+      Shim& shim = shims_.at(s.run_id);
+      shim.start_pending = false;
+      if (!s.recorded) (void)os::RemoveFile(s.lock_file);
+      if (!shim.channel) continue;
+      Status st = shim.channel->Send(
+          s.recorded ? handoff::Frame(handoff::Msg::kGo, handoff::EncodeStart(s.started_at_us))
+                     : handoff::Frame(handoff::Msg::kNo));
+      if (!st.ok()) spdlog::warn("run {}: cannot answer its shim pid {}: {}", s.run_id, shim.pid, st.ToString());
+    }
+    for (const HandedEnd& e : h.ends) {
+      const uint64_t run = e.end->fin.run_id;
+      Shim& shim = shims_.at(run);
+      if (e.recorded) (void)os::RemoveFile(shim.lock_file);  // the end is durable
+      shim.end.reset();
+      if (!shim.channel) continue;
+      Status st = shim.channel->Send(handoff::Frame(handoff::Msg::kAck));
+      if (!st.ok()) spdlog::warn("run {}: cannot answer its shim pid {}: {}", run, shim.pid, st.ToString());
+    }
+  }
+
   // On shutdown: the runs this service claimed ahead whose command has not started
   // yet are stopped (recorded as stopped before the command started), so that nothing
   // starts after the service has gone. Commands already running are left to finish.
   void StopUnstarted() {
     int64_t now = NowMicros();
-    for (const auto& [run, pid] : shims_) {
+    for (const auto& [run, shim] : shims_) {
       const RunRecord* r = state_.FindRun(run);
       if (!r || (r->status == RunStatus::kRunning && r->started_at_us <= now)) continue;
+      if (shim.start_pending) continue;  // never told to start: it goes with the service
+      const int64_t pid = shim.pid;
       Status st = os::RequestStop(pid);
       spdlog::info("run {} of job '{}' has not started yet: stopping its shim pid {}{}", run,
                    r->job, pid, st.ok() ? "" : ": " + st.ToString());
@@ -362,8 +527,9 @@ class Service {
   ScheduleCache schedules_;
   using Heap = std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>>;
   Heap heap_;
-  std::map<uint64_t, int64_t> shims_;    // run -> pid of the shim this process started
+  std::map<uint64_t, Shim> shims_;       // run -> its shim
   std::map<int64_t, uint64_t> pid_to_run_;
+  std::map<intptr_t, uint64_t> channel_to_run_;  // a watched channel's handle -> run
   std::set<uint64_t> stopped_;
   const std::set<std::string> no_jobs_;
   size_t last_waiting_logged_ = 0;  // runs held back by --max-running, last logged

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "service/status.h"
 
@@ -18,6 +19,7 @@ class Waiter {
     kLogChanged = 1,
     kChildExited = 2,
     kShutdown = 4,
+    kReadable = 8,  // a watched handle has something to read (or its stream ended)
   };
   virtual ~Waiter() = default;
   Waiter(const Waiter&) = delete;
@@ -32,6 +34,14 @@ class Waiter {
   virtual bool shutdown_requested() const = 0;
   // Requests shutdown. Thread-safe.
   virtual void RequestShutdown() = 0;
+
+  // Also wakes when `handle` (an os::Channel's) has something to read or its stream
+  // ends; until Unwatch. A handle whose stream ended stays readable: unwatch it.
+  // Not supported on Windows (no channels there): ignored.
+  virtual void Watch(intptr_t handle) = 0;
+  virtual void Unwatch(intptr_t handle) = 0;
+  // The watched handles found readable since the last call (after kReadable).
+  virtual std::vector<intptr_t> TakeReadable() = 0;
 
  protected:
   Waiter() = default;

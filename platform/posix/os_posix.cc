@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -286,7 +288,8 @@ Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool inherit
   return static_cast<int64_t>(pid);
 }
 
-Result<int64_t> ForkDetached(const std::function<int()>& body, bool inherit_stderr) {
+Result<int64_t> ForkDetached(const std::function<int()>& body, bool inherit_stderr,
+                             intptr_t keep) {
   pid_t pid = fork();
   if (pid < 0) return PosixError("cannot fork", errno);
   if (pid > 0) return static_cast<int64_t>(pid);
@@ -306,12 +309,20 @@ Result<int64_t> ForkDetached(const std::function<int()>& body, bool inherit_stde
   if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || (!inherit_stderr && dup2(null, 2) < 0)) {
     _exit(1);
   }
+  const int kept = keep >= 3 ? static_cast<int>(keep) : -1;
   bool closed = false;
 #if HAVE_CLOSE_RANGE
-  closed = close_range(3, ~0U, 0) == 0;
+  if (kept < 0) {
+    closed = close_range(3, ~0U, 0) == 0;
+  } else {
+    closed = (kept == 3 || close_range(3, kept - 1, 0) == 0) &&
+             close_range(kept + 1, ~0U, 0) == 0;
+  }
 #endif
   if (!closed) {
-    for (int fd = 3; fd < 65536; ++fd) (void)close(fd);
+    for (int fd = 3; fd < 65536; ++fd) {
+      if (fd != kept) (void)close(fd);
+    }
   }
   int rc = 1;
   try {
@@ -321,6 +332,63 @@ Result<int64_t> ForkDetached(const std::function<int()>& body, bool inherit_stde
   }
   fflush(nullptr);
   _exit(rc);
+}
+
+namespace {
+
+class SocketChannel final : public Channel {
+ public:
+  explicit SocketChannel(int fd) : fd_(fd) {}
+  ~SocketChannel() override { close(fd_); }
+
+  Status Send(std::string_view bytes) override {
+    while (!bytes.empty()) {
+      ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        struct pollfd p = {fd_, POLLOUT, 0};
+        (void)poll(&p, 1, 1000);
+        continue;
+      }
+      if (n < 0) return PosixError("cannot send to the channel", errno);
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return Status::OK();
+  }
+
+  Result<bool> Receive(std::string* out) override {
+    char buf[65536];
+    for (;;) {
+      ssize_t n = recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        out->append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n == 0) return false;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+      if (errno == ECONNRESET) return false;
+      return PosixError("cannot read from the channel", errno);
+    }
+  }
+
+  intptr_t handle() const override { return fd_; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Result<std::pair<std::unique_ptr<Channel>, std::unique_ptr<Channel>>> NewChannelPair() {
+  int sv[2];
+  // Close-on-exec both: a command the shim starts must not hold the service's stream
+  // open (the service would not see the shim go).
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    return PosixError("cannot create a socket pair", errno);
+  }
+  return std::make_pair(std::unique_ptr<Channel>(new SocketChannel(sv[0])),
+                        std::unique_ptr<Channel>(new SocketChannel(sv[1])));
 }
 
 namespace {

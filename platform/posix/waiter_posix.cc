@@ -11,7 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <vector>
 
 #include "service/time_util.h"
 #include "service/waiter.h"
@@ -54,11 +56,21 @@ class PosixWaiter final : public Waiter {
       struct timespec ts;
       ts.tv_sec = left / 1000000;
       ts.tv_nsec = (left % 1000000) * 1000;
-      struct pollfd fds[3] = {
-          {inotify_fd_, POLLIN, 0}, {pipe_read_, POLLIN, 0}, {timer_fd_, POLLIN, 0}};
-      int n = ppoll(fds, 3, &ts, nullptr);
+      fds_.resize(3 + watched_.size());
+      fds_[0] = {inotify_fd_, POLLIN, 0};
+      fds_[1] = {pipe_read_, POLLIN, 0};
+      fds_[2] = {timer_fd_, POLLIN, 0};
+      for (size_t i = 0; i < watched_.size(); ++i) fds_[3 + i] = {watched_[i], POLLIN, 0};
+      struct pollfd* fds = fds_.data();
+      int n = ppoll(fds, fds_.size(), &ts, nullptr);
       if (n < 0 && errno == EINTR) continue;  // the self-pipe byte follows
       if (n > 0) {
+        for (size_t i = 3; i < fds_.size(); ++i) {
+          if (fds[i].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
+            readable_.push_back(fds[i].fd);
+            reasons |= kReadable;
+          }
+        }
         if (fds[0].revents & POLLIN) reasons |= DrainInotify();
         if (fds[1].revents & POLLIN) reasons |= DrainPipe();
         if (fds[2].revents & POLLIN) {
@@ -83,6 +95,20 @@ class PosixWaiter final : public Waiter {
     char c = 'T';
     ssize_t ignored = write(pipe_write_, &c, 1);
     (void)ignored;
+  }
+
+  void Watch(intptr_t handle) override { watched_.push_back(static_cast<int>(handle)); }
+
+  void Unwatch(intptr_t handle) override {
+    watched_.erase(std::remove(watched_.begin(), watched_.end(), static_cast<int>(handle)),
+                   watched_.end());
+    readable_.erase(std::remove(readable_.begin(), readable_.end(), handle), readable_.end());
+  }
+
+  std::vector<intptr_t> TakeReadable() override {
+    std::vector<intptr_t> out;
+    out.swap(readable_);
+    return out;
   }
 
  private:
@@ -135,6 +161,9 @@ class PosixWaiter final : public Waiter {
   }
 
   int inotify_fd_, pipe_read_, pipe_write_, timer_fd_;
+  std::vector<int> watched_;
+  std::vector<intptr_t> readable_;
+  std::vector<struct pollfd> fds_;  // reused by WaitUntil
   std::atomic<bool> shutdown_{false};
 };
 

@@ -329,8 +329,14 @@ std::wstring QuoteArgW(const std::wstring& arg) {
   return out + L"\"";
 }
 
-Result<int64_t> ForkDetached(const std::function<int()>& /*body*/, bool /*inherit_stderr*/) {
+Result<int64_t> ForkDetached(const std::function<int()>& /*body*/, bool /*inherit_stderr*/,
+                             intptr_t /*keep*/) {
   return Status::NotSupported("Windows has no fork; run shims are started as programs");
+}
+
+Result<std::pair<std::unique_ptr<Channel>, std::unique_ptr<Channel>>> NewChannelPair() {
+  return Status::NotSupported("Windows has no fork: a run shim started as a program writes "
+                              "its run's start and end itself");
 }
 
 Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool /*inherit_stderr*/) {

@@ -60,6 +60,11 @@ class WindowsWaiter final : public Waiter {
     SetEvent(shutdown_event_);
   }
 
+  // No channels on Windows (os::NewChannelPair is NotSupported): nothing to watch.
+  void Watch(intptr_t /*handle*/) override {}
+  void Unwatch(intptr_t /*handle*/) override {}
+  std::vector<intptr_t> TakeReadable() override { return {}; }
+
  private:
   HANDLE change_;
   HANDLE shutdown_event_;

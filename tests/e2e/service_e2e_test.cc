@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -171,7 +172,56 @@ TEST_F(ServiceTest, ServiceKilledMidRunLosesNothing) {
   EXPECT_EQ(runs[0]["status"], "succeeded");
   EXPECT_EQ(Tool({"log", std::to_string(runs[0]["id"].get<uint64_t>())}).out, "finished\n");
   StopService();
+  // Started by the service (handed over), ended by the shim alone once it was gone.
+  for (const json& e : Events()) {
+    if (e["type"] == "RunStarted") EXPECT_EQ(e["actor"]["program"], "chronographd");
+    if (e["type"] == "RunFinished") EXPECT_EQ(e["actor"]["program"], "chronograph-shim");
+  }
   ExpectVerified();
+}
+
+// The service records the starts and ends of the runs it forks (service/handoff.h),
+// the starts of runs that fell due together in one commit (events of one commit share
+// their time); a shim whose service is gone records its run's end itself (above).
+TEST_F(ServiceTest, TheServiceRecordsStartsAndEndsOfItsShimsInGroups) {
+  for (int i = 0; i < 6; ++i) {
+    Ok({"job", "add", "j" + std::to_string(i), "--schedule", "* * * * * *", "--shell",
+        "echo out $CHRONOGRAPH_RUN_ID"});
+  }
+  StartService();
+  const int64_t service_pid = service_pid_;
+  ASSERT_TRUE(WaitFor([&] { return Count(Runs("j5"), "succeeded") >= 3; }, 15));
+  StopService();
+  std::map<std::string, int> starts_per_commit;
+  size_t starts = 0, ends = 0;
+  for (const json& e : Events()) {
+    if (e["type"] != "RunStarted" && e["type"] != "RunFinished") continue;
+    EXPECT_EQ(e["actor"]["program"], "chronographd") << e.dump();
+    EXPECT_EQ(e["actor"]["pid"], service_pid) << e.dump();
+    if (e["type"] == "RunStarted") {
+      ++starts;
+      EXPECT_NE(e["pid"], service_pid) << "the shim's pid, not the service's: " << e.dump();
+      ++starts_per_commit[e["time"].get<std::string>()];
+    } else {
+      ++ends;
+    }
+  }
+  EXPECT_GE(starts, 18u);
+  EXPECT_GE(ends, 18u);
+  int largest = 0;
+  for (const auto& [time, n] : starts_per_commit) largest = std::max(largest, n);
+  EXPECT_EQ(largest, 6) << "the six runs of one slot were started in one commit";
+  for (int i = 0; i < 6; ++i) {
+    for (const auto& r : Runs("j" + std::to_string(i))) {
+      if (r["status"] != "succeeded") continue;
+      EXPECT_EQ(Tool({"log", std::to_string(r["id"].get<uint64_t>()), "--stdout"}).out,
+                "out " + std::to_string(r["id"].get<uint64_t>()) + "\n");
+    }
+  }
+  // No lock file left behind: the service removes it once the end is durable.
+  EXPECT_TRUE(std::filesystem::is_empty(data_ + "/locks"));
+  ExpectVerified();
+  ExpectNoDoubledSlot();
 }
 
 TEST_F(ServiceTest, RestartAdoptsARunThatIsStillGoing) {
