@@ -48,13 +48,23 @@ int main(int argc, char** argv) {
     if (now >= t1) {
       if (busy.empty() || now > t1 + 15000000) break;
     } else {
-      for (int j = 0; j < jobs; ++j) {
-        std::string name = "t" + std::to_string(j);
-        if (busy.count(name)) continue;
-        auto r = log->Append(&st, cg::RunRequested{name});
-        if (!r.ok()) { fprintf(stderr, "%s\n", r.status().ToString().c_str()); return 1; }
-        ++requested;
-      }
+      // The requests of one round in one commit (as a client asking for several runs
+      // at once would): the load generator's own commits then do not stand in line
+      // with the service's, one per run.
+      long long round = 0;
+      auto r = log->Transact(&st, [&](const cg::State&, cg::store::Batch* batch) {
+        round = 0;
+        for (int j = 0; j < jobs; ++j) {
+          std::string name = "t" + std::to_string(j);
+          if (!busy.count(name)) {
+            batch->events.push_back(cg::RunRequested{name});
+            ++round;
+          }
+        }
+        return cg::Status::OK();
+      });
+      if (!r.ok()) { fprintf(stderr, "%s\n", r.status().ToString().c_str()); return 1; }
+      requested += round;
     }
     usleep(1000);
   }

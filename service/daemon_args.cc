@@ -36,10 +36,18 @@ int ParseDaemonArgs(int argc, const char* const* argv, bool windows, DaemonArgs*
                  "run at most this many runs at once (each is a process); further due runs "
                  "are claimed and wait, recorded as started late, until one ends "
                  "(0: no limit; default: 1000)");
+  app.add_option("--idle-shims", args->idle_shims,
+                 "keep up to this many run shims waiting, up to a minute, for the next run "
+                 "after theirs, so that a busy service starts no shim process per run (the "
+                 "command is always a process of its own); POSIX; 0: a shim exits after its "
+                 "run (default: 16)");
   app.add_option("--log-level", args->log_level,
                  "trace, debug, info, warn, error or critical (default: info)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical"}));
   app.add_option("--shim", args->shim_run, "internal: carry run RUN_ID (started by the service)")
+      ->group("");  // hidden
+  app.add_flag("--shim-worker", args->shim_worker,
+               "internal: carry the runs the service hands over (started by the service)")
       ->group("");  // hidden
   if (windows) {
     app.add_flag("--console", args->console,

@@ -16,7 +16,7 @@ std::string Frame(Msg type, std::string_view payload) {
 Result<std::optional<Message>> TakeFrame(std::string* buf) {
   if (buf->size() < 5) return std::optional<Message>();
   char t = (*buf)[0];
-  if (t != 'G' && t != 'N' && t != 'E' && t != 'A') {
+  if (t != 'R' && t != 'G' && t != 'N' && t != 'E' && t != 'A') {
     return Status::Corruption("channel: unknown message type " + std::to_string(int{t}));
   }
   uint32_t len = 0;
@@ -28,6 +28,34 @@ Result<std::optional<Message>> TakeFrame(std::string* buf) {
   Message f{static_cast<Msg>(t), buf->substr(5, len)};
   buf->erase(0, 5 + len);
   return std::optional<Message>(std::move(f));
+}
+
+std::string EncodeRun(const RunOrder& order) {
+  std::string out;
+  store::PutFixed64(&out, order.run_id);
+  store::PutFixed64(&out, static_cast<uint64_t>(order.scheduled_for_us));
+  store::PutLengthPrefixed(&out, order.lock_file);
+  store::PutLengthPrefixed(&out, EncodePayload(JobDefined{order.spec}));
+  return out;
+}
+
+Result<RunOrder> DecodeRun(std::string_view payload) {
+  store::Decoder in(payload);
+  RunOrder order;
+  uint64_t scheduled = 0;
+  std::string_view spec_bytes;
+  if (!in.GetFixed64(&order.run_id) || !in.GetFixed64(&scheduled) ||
+      !in.GetLengthPrefixed(&order.lock_file) || !in.GetLengthPrefixed(&spec_bytes) ||
+      in.remaining() != 0) {
+    return Status::Corruption("channel: a run order cut short");
+  }
+  order.scheduled_for_us = static_cast<int64_t>(scheduled);
+  auto p = DecodePayload(static_cast<uint16_t>(EventType::kJobDefined), spec_bytes);
+  if (!p.ok()) return p.status();
+  const auto* defined = std::get_if<JobDefined>(&*p);
+  if (!defined) return Status::Corruption("channel: a run order without a definition");
+  order.spec = defined->spec;
+  return order;
 }
 
 std::string EncodeStart(int64_t started_at_us) {

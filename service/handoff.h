@@ -1,17 +1,19 @@
-// How chronographd and a run shim it forked hand a run over (on systems with fork):
-// the service records the run's start and end in its own scheduling passes, many runs'
-// in one commit (group commit), instead of each shim committing its own. Messages go
-// over an os::Channel as frames: one type byte, a 4-byte little-endian length, the
-// payload.
+// How chronographd hands runs to its run shims (where there are channels: POSIX). The
+// service records each run's start and end in its own scheduling passes, many runs' in
+// one commit (group commit), instead of each shim committing its own; a shim carries
+// one run after another (no process start per run). Messages go over an os::Channel as
+// frames: one type byte, a 4-byte little-endian length, the payload.
 //
+//   service -> shim  kRun    carry this run (RunOrder): the shim keeps its lock fresh
 //   service -> shim  kGo     RunStarted is durable; payload: the start time (8 bytes LE)
 //   service -> shim  kNo     the run is not this shim's to start (exit, nothing done)
 //   shim -> service  kEnd    the run's end: RunFinished and the output record
 //   service -> shim  kAck    RunFinished is durable (the shim may go)
 //
 // A shim acts only on what is durable: it starts the command after kGo and drops its
-// lock file after kAck. When the stream ends first (the service is gone), the shim
-// reads the log and carries on alone (run_shim.h).
+// lock file after kAck; then it waits for the next kRun. When the stream ends first
+// (the service is gone), the shim reads the log and carries its run on alone
+// (run_shim.h); an idle shim whose stream ends exits.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +27,7 @@
 
 namespace cg::handoff {
 
-enum class Msg : char { kGo = 'G', kNo = 'N', kEnd = 'E', kAck = 'A' };
+enum class Msg : char { kRun = 'R', kGo = 'G', kNo = 'N', kEnd = 'E', kAck = 'A' };
 
 // Frames larger than this are refused as corrupt (an output record is at most twice
 // the capture cap, 1 MiB per stream by default, plus a little).
@@ -40,6 +42,16 @@ struct Message {
 // Takes the first whole frame off the front of *buf; nullopt when none is whole yet.
 // Corruption for an unknown type or a length beyond kMaxFrame.
 Result<std::optional<Message>> TakeFrame(std::string* buf);
+
+// A run to carry: what the shim needs of it, read by the service.
+struct RunOrder {
+  uint64_t run_id = 0;
+  int64_t scheduled_for_us = 0;
+  JobSpec spec;           // the job's definition (event spec_seq), `enabled` as now
+  std::string lock_file;  // created by the service; kept fresh, removed by the shim
+};
+std::string EncodeRun(const RunOrder& order);
+Result<RunOrder> DecodeRun(std::string_view payload);
 
 std::string EncodeStart(int64_t started_at_us);
 Result<int64_t> DecodeStart(std::string_view payload);

@@ -84,27 +84,18 @@ std::string ExecutableDir();
 // The executable name with the platform's suffix: "chronographd" / "chronographd.exe".
 std::string ExecutableName(const std::string& base);
 // Starts `argv` detached: its own session, stdin/stdout on the null device, stderr
-// inherited (or the null device), no other descriptor inherited. Returns its pid.
-// Used for run shims.
-Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool inherit_stderr);
-// Runs `body` in a new process that is a copy of this one (fork without exec),
-// detached like SpawnDetached: its own session, default signal handling and an empty
-// mask, stdin/stdout on the null device, stderr inherited (or the null device), every
-// other descriptor closed. The child ends with body's return value, running none of
-// this process's destructors or atexit handlers. Returns the child's pid. Far cheaper
-// than starting a program (no exec, no dynamic loading, the caller's memory shared
-// copy-on-write). NotSupported where the OS has no fork (Windows): use SpawnDetached.
-// `keep`, when not kNoHandle, is one descriptor left open in the child (at the same
-// number): the child's end of a Channel.
-// REQUIRES: the calling process runs no other thread.
+// inherited (or the null device), no other descriptor inherited, except `keep`: when
+// not kNoHandle, a Channel's handle the program receives as ChannelFromInherited()
+// (NotSupported on Windows). Returns its pid. Used for run shims.
 constexpr intptr_t kNoHandle = -1;
-Result<int64_t> ForkDetached(const std::function<int()>& body, bool inherit_stderr,
-                             intptr_t keep = kNoHandle);
+Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool inherit_stderr,
+                              intptr_t keep = kNoHandle);
 
-// One end of a local byte stream between this process and a child it forks (an
-// AF_UNIX socketpair): how chronographd and the run shims it forks hand each other a
-// run's start and end. Either end sees the stream end when the other process goes,
-// however it goes. NewChannelPair is NotSupported where there is no fork (Windows).
+// One end of a local byte stream between this process and a child it starts (an
+// AF_UNIX socketpair): how chronographd and the run shims it starts hand each other
+// runs, their starts and their ends. Either end sees the stream end when the other
+// process goes, however it goes. NotSupported on Windows (for now: its shims record
+// their runs themselves).
 class Channel {
  public:
   virtual ~Channel() = default;
@@ -118,7 +109,9 @@ class Channel {
   virtual intptr_t handle() const = 0;
 };
 Result<std::pair<std::unique_ptr<Channel>, std::unique_ptr<Channel>>> NewChannelPair();
-// A child started by SpawnDetached or ForkDetached that has ended.
+// In a program started by SpawnDetached with `keep`: that channel.
+std::unique_ptr<Channel> ChannelFromInherited();
+// A child started by SpawnDetached that has ended.
 struct ReapedChild {
   int64_t pid = 0;
   int exit_code = -1;

@@ -203,7 +203,7 @@ int RecordEndAlone(store::EventLog* log, State* state, const handoff::End& end,
 
 }  // namespace
 
-int RunShim(const ShimOptions& options, State* known) {
+int RunShim(const ShimOptions& options) {
   const uint64_t run_id = options.run_id;
   store::Options store_options;
   store_options.create_if_missing = false;
@@ -221,16 +221,11 @@ int RunShim(const ShimOptions& options, State* known) {
     return 1;
   }
   // Fold the log before taking the lock file, so that the lock is fresh when the
-  // service first sees RunStarted, however long the log. A shim started as a program
-  // (on Windows, or by chronotool) starts from the service's snapshot when there is a
-  // usable one: it needs its run and its job, not the history, as a forked shim
-  // inherits them.
-  State own;
-  if (!known) {
-    auto snap = LoadStateSnapshot(log->get());
-    if (snap.ok() && *snap) own = std::move(**snap);
-  }
-  State& state = known ? *known : own;
+  // service first sees RunStarted, however long the log. It starts from the service's
+  // snapshot when there is a usable one: it needs its run and its job, not the history.
+  State state;
+  auto snap = LoadStateSnapshot(log->get());
+  if (snap.ok() && *snap) state = std::move(**snap);
   Status caught_up = (*log)->CatchUp(&state);
   if (!caught_up.ok()) {
     Log(run_id, caught_up.ToString());
@@ -314,23 +309,22 @@ int RunShim(const ShimOptions& options, State* known) {
   return RecordEndAlone(log->get(), &state, end, *lock, waiter->get(), run_id);
 }
 
-int RunHandedShim(const ShimOptions& options, const HandedRun& handed, State* known) {
-  const uint64_t run_id = handed.run.id;
-  const std::string& lock = handed.lock_file;
+int RunShimWorker(const ShimOptions& options, os::Channel* channel) {
   auto waiter = NewWaiter(/*data_dir=*/"", /*handle_signals=*/true);
   if (!waiter.ok()) {
-    Log(run_id, waiter.status().ToString());
-    (void)os::RemoveFile(lock);
+    Log(0, waiter.status().ToString());
     return 1;
   }
   Waiter* w = waiter->get();
-  w->Watch(handed.channel->handle());
+  w->Watch(channel->handle());
   std::string inbox;
   bool ended = false;  // the service's end of the stream is closed
+  std::string lock;    // the lock file of the run carried now ("" when idle)
+  uint64_t run_id = 0;
   int64_t last_touch = NowMicros();
-  // The service's next word, the lock file kept fresh meanwhile; nullopt once the
-  // service is gone (or says something this shim cannot read). A stop request
-  // (SIGTERM) is remembered by the waiter and honoured by Execute.
+  // The service's next word, the current run's lock file kept fresh meanwhile; nullopt
+  // once the service is gone (or says something this shim cannot read). A stop
+  // request (SIGTERM) is remembered by the waiter and honoured by Execute.
   auto next = [&]() -> std::optional<handoff::Message> {
     for (;;) {
       auto m = handoff::TakeFrame(&inbox);
@@ -341,19 +335,24 @@ int RunHandedShim(const ShimOptions& options, const HandedRun& handed, State* kn
       if (*m) return std::move(**m);
       if (ended) return std::nullopt;
       int64_t now = NowMicros();
-      if (now - last_touch >= kHeartbeatUs) {
+      if (!lock.empty() && now - last_touch >= kHeartbeatUs) {
         (void)os::TouchFile(lock);
         last_touch = now;
       }
-      if (w->WaitUntil(last_touch + kHeartbeatUs) & Waiter::kReadable) (void)w->TakeReadable();
-      auto got = handed.channel->Receive(&inbox);
+      if (w->WaitUntil(lock.empty() ? INT64_MAX : last_touch + kHeartbeatUs) &
+          Waiter::kReadable) {
+        (void)w->TakeReadable();
+      }
+      auto got = channel->Receive(&inbox);
       if (!got.ok() || !*got) {
         ended = true;
-        w->Unwatch(handed.channel->handle());
+        w->Unwatch(channel->handle());
       }
     }
   };
+  // Without the service: the log, from the snapshot (as a shim started as a program).
   std::unique_ptr<store::EventLog> log;
+  State state;
   auto open_log = [&]() -> Status {
     if (log) return Status::OK();
     store::Options o;
@@ -362,64 +361,90 @@ int RunHandedShim(const ShimOptions& options, const HandedRun& handed, State* kn
     auto opened = store::EventLog::Open(options.data_dir, o);
     if (!opened.ok()) return opened.status();
     log = std::move(opened).value();
-    return Status::OK();
+    auto snap = LoadStateSnapshot(log.get());
+    if (snap.ok() && *snap) state = std::move(**snap);
+    return log->CatchUp(&state);
   };
 
-  int64_t started_at = 0;
-  bool alone = false;  // the service is gone: this shim records the end itself
-  auto first = next();
-  if (first && first->type == handoff::Msg::kGo) {
-    auto at = handoff::DecodeStart(first->payload);
-    if (!at.ok()) {
-      Log(run_id, at.status().ToString());
-      first.reset();
-    } else {
-      started_at = *at;
+  for (;;) {
+    lock.clear();
+    run_id = 0;
+    // A shim asked to stop (SIGTERM) stopped the run it carried; it takes no other.
+    if (w->shutdown_requested()) return 0;
+    auto order_msg = next();
+    if (!order_msg) return 0;  // the service closed the stream: an idle shim leaves
+    if (order_msg->type != handoff::Msg::kRun) {
+      Log(0, "expected a run from the service");
+      return 1;
     }
-  }
-  if (first && first->type == handoff::Msg::kNo) {
-    (void)os::RemoveFile(lock);
-    return 3;
-  }
-  if (!first || first->type != handoff::Msg::kGo) {
-    // No word from the service: whether this shim may start the run is in the log.
+    auto order = handoff::DecodeRun(order_msg->payload);
+    if (!order.ok()) {
+      Log(0, order.status().ToString());
+      return 1;
+    }
+    run_id = order->run_id;
+    lock = order->lock_file;
+    last_touch = NowMicros();
+    RunRecord run;
+    run.id = order->run_id;
+    run.job = order->spec.name;
+    run.scheduled_for_us = order->scheduled_for_us;
+
+    int64_t started_at = 0;
+    bool alone = false;  // the service is gone: this shim records the end itself
+    auto first = next();
+    if (first && first->type == handoff::Msg::kGo) {
+      auto at = handoff::DecodeStart(first->payload);
+      if (!at.ok()) {
+        Log(run_id, at.status().ToString());
+        first.reset();
+      } else {
+        started_at = *at;
+      }
+    }
+    if (first && first->type == handoff::Msg::kNo) {
+      (void)os::RemoveFile(lock);
+      continue;
+    }
+    if (!first || first->type != handoff::Msg::kGo) {
+      // No word from the service: whether this shim may start the run is in the log.
+      Status st = open_log();
+      if (!st.ok()) {
+        Log(run_id, st.ToString());
+        (void)os::RemoveFile(lock);
+        return 1;
+      }
+      const RunRecord* r = state.FindRun(run_id);
+      if (!r || r->status != RunStatus::kRunning || r->pid != os::CurrentPid() ||
+          r->host != os::HostName()) {
+        (void)os::RemoveFile(lock);
+        return 3;
+      }
+      started_at = r->started_at_us;
+      alone = true;
+    }
+
+    handoff::End end = Execute(order->spec, run, started_at, lock, w, options);
+    if (!alone) {
+      Status sent = channel->Send(handoff::Frame(handoff::Msg::kEnd, handoff::EncodeEnd(end)));
+      if (sent.ok()) {
+        auto ack = next();
+        if (ack && ack->type == handoff::Msg::kAck) {
+          (void)os::RemoveFile(lock);  // the service removes it too
+          continue;
+        }
+      }
+      // The service went before saying the end is durable: this shim records it (the
+      // transaction finds it already there when the service did commit it).
+    }
     Status st = open_log();
-    if (st.ok()) st = log->CatchUp(known);
     if (!st.ok()) {
-      Log(run_id, st.ToString());
+      Log(run_id, "cannot record the end of the run: " + st.ToString());
       (void)os::RemoveFile(lock);
       return 1;
     }
-    const RunRecord* r = known->FindRun(run_id);
-    if (!r || r->status != RunStatus::kRunning || r->pid != os::CurrentPid() ||
-        r->host != os::HostName()) {
-      (void)os::RemoveFile(lock);
-      return 3;
-    }
-    started_at = r->started_at_us;
-    alone = true;
+    return RecordEndAlone(log.get(), &state, end, lock, w, run_id);
   }
-
-  handoff::End end = Execute(handed.spec, handed.run, started_at, lock, w, options);
-  if (!alone) {
-    Status sent = handed.channel->Send(handoff::Frame(handoff::Msg::kEnd, handoff::EncodeEnd(end)));
-    if (sent.ok()) {
-      auto ack = next();
-      if (ack && ack->type == handoff::Msg::kAck) {
-        (void)os::RemoveFile(lock);  // the service removes it too
-        return 0;
-      }
-    }
-    // The service went before saying the end is durable: this shim records it (the
-    // transaction finds it already there when the service did commit it).
-  }
-  Status st = open_log();
-  if (!st.ok()) {
-    Log(run_id, "cannot record the end of the run: " + st.ToString());
-    (void)os::RemoveFile(lock);
-    return 1;
-  }
-  return RecordEndAlone(log.get(), known, end, lock, w, run_id);
 }
 
 }  // namespace cg

@@ -20,6 +20,8 @@ namespace {
 // runs only, and its memory stays flat however long the history (100,000 jobs with 8
 // finished runs each kept took 411 MB).
 constexpr size_t kFinishedRunsKeptPerJob = 0;
+// An idle run shim exits after this long without a run.
+constexpr int64_t kShimIdleUs = 60 * kMicrosPerSecond;
 // Snapshots are written at most this often (and on a clean stop).
 constexpr int64_t kMinSnapshotIntervalUs = 60 * kMicrosPerSecond;
 
@@ -70,6 +72,7 @@ class Service {
     while (!waiter_->shutdown_requested()) {
       int64_t wake = std::min(NextFire(), next_ping);
       if (!state_.active_runs.empty()) wake = std::min(wake, next_lock_check);
+      wake = std::min(wake, NextIdleRetirement());
       if (HandoffPending()) wake = 0;  // starts and ends to record: at once
       unsigned why = waiter_->WaitUntil(wake);
       if (why & Waiter::kShutdown) break;
@@ -120,7 +123,7 @@ class Service {
     if (ok) Answer(handed);
     if (ok) MaybeSnapshot(/*stopping=*/true);
     spdlog::info("chronographd stopped; {} runs left running are recorded by their shims",
-                 shims_.size());
+                 run_to_shim_.size());
     return ok ? 0 : 1;
   }
 
@@ -135,17 +138,23 @@ class Service {
   }
 
  private:
-  // A shim this process started. A forked one (POSIX) speaks over `channel`: the
-  // service records its run's start and end (handoff.h); one started as a program
-  // (Windows) records them itself and has no channel.
+  // A run shim this process started. One it speaks with over `channel` (POSIX) carries
+  // the runs handed to it one after another, the service recording their starts and
+  // ends (handoff.h); between runs it is idle. One started as a program for one run
+  // (Windows) records that run itself and has no channel.
   struct Shim {
     int64_t pid = 0;
     std::unique_ptr<os::Channel> channel;
     std::string inbox;             // bytes read, not yet a whole message
+    uint64_t run = 0;              // the run it carries; 0: idle
     std::string lock_file;
     uint64_t spec_seq = 0;
-    bool start_pending = false;    // forked; its RunStarted not yet recorded
+    bool start_pending = false;    // handed a run; its RunStarted not yet recorded
+    bool started = false;          // its run's RunStarted is recorded
     std::optional<handoff::End> end;  // handed over; its RunFinished not yet recorded
+    bool retiring = false;         // asked to stop: takes no further run
+    int64_t idle_since_us = 0;
+    bool program = false;          // started for one run, recording it itself
   };
   struct Entry {
     int64_t at_us;
@@ -292,17 +301,17 @@ class Service {
   }
 
   void NoteDeadShim(const os::ReapedChild& child, PassOptions* o) {
-    auto it = pid_to_run_.find(child.pid);
-    if (it == pid_to_run_.end()) return;
-    uint64_t run = it->second;
-    pid_to_run_.erase(it);
-    DropShim(run);
-    stopped_.erase(run);
-    // A shim that recorded its run's end exits 0; one that found the run was not its
-    // to start (another shim's) exits 3. Anything else leaves the run lost; the pass
-    // re-checks against the log that it is still active.
+    auto it = shims_.find(child.pid);
+    if (it == shims_.end()) return;
+    Shim& shim = it->second;
+    const uint64_t run = shim.run;
+    // A shim that recorded its run's end (or was idle) exits 0; one that found the
+    // run was not its to start (another shim's) exits 3. Anything else leaves its run
+    // lost, unless the run had not been started: a handed run whose RunStarted was not
+    // recorded waits for another shim. The pass re-checks against the log.
     bool lost = child.signal != 0 || (child.exit_code != 0 && child.exit_code != 3);
-    if (lost) {
+    bool may_have_started = shim.program || shim.started;
+    if (run != 0 && lost && may_have_started) {
       o->dead_shims[run].pid = child.pid;
       o->dead_shims[run].how = child.signal
                                ? "its run shim (pid " + std::to_string(child.pid) +
@@ -311,140 +320,196 @@ class Service {
                                      ") exited with code " + std::to_string(child.exit_code) +
                                      " without recording the end";
     }
+    if (run != 0 && !shim.started && !shim.lock_file.empty()) {
+      (void)os::RemoveFile(shim.lock_file);  // never started: the lock marks nothing
+    }
+    if (run != 0) {
+      run_to_shim_.erase(run);
+      stopped_.erase(run);
+    }
+    CloseChannel(&shim);
+    shims_.erase(it);
   }
 
   void StartRuns() {
     size_t waiting = 0;
     for (uint64_t run : RunsToStart(state_)) {
-      if (shims_.count(run)) continue;  // already started, RunStarted not seen yet
-      if (options_.max_running != 0 && shims_.size() >= options_.max_running) {
-        ++waiting;  // starts when a shim ends (its exit wakes the loop)
+      if (run_to_shim_.count(run)) continue;  // already handed, RunStarted not seen yet
+      if (options_.max_running != 0 && run_to_shim_.size() >= options_.max_running) {
+        ++waiting;  // starts when a run ends (its end wakes the loop)
         continue;
       }
-      Shim shim;
-      Status st = ForkShim(run, &shim);
+      Status st = HandRun(run);
       if (st.IsNotSupported()) {
-        // No fork (Windows): the shim is a new program that records the run itself.
+        // No channels (Windows): a shim program for this run, recording it itself.
         auto pid = StartShim(options_.data_dir, run, /*quiet=*/false);
         st = pid.status();
-        if (pid.ok()) shim.pid = *pid;
+        if (pid.ok()) {
+          Shim& shim = shims_[*pid];
+          shim.pid = *pid;
+          shim.run = run;
+          shim.program = true;
+          run_to_shim_[run] = *pid;
+        }
       }
       if (!st.ok()) {
         spdlog::error("run {}: cannot start its shim: {}", run, st.ToString());
         continue;
       }
-      pid_to_run_[shim.pid] = run;
-      if (shim.channel) {
-        channel_to_run_[shim.channel->handle()] = run;
-        waiter_->Watch(shim.channel->handle());
-      }
-      int64_t shim_pid = shim.pid;
-      shims_[run] = std::move(shim);
       const RunRecord* r = state_.FindRun(run);
       int64_t now = NowMicros();
       spdlog::info("run {} of job '{}' (scheduled for {}): shim pid {} {}", run,
-                   r ? r->job : "?", r ? FormatRfc3339(r->scheduled_for_us) : "?", shim_pid,
+                   r ? r->job : "?", r ? FormatRfc3339(r->scheduled_for_us) : "?",
+                   run_to_shim_[run],
                    r && PlannedStartUs(*r, now) > now ? "starts it at the slot" : "starts it now");
     }
     if (waiting > 0 && waiting != last_waiting_logged_) {
       spdlog::warn("{} runs wait to start: {} runs are running (--max-running)", waiting,
-                   shims_.size());
+                   run_to_shim_.size());
     }
     last_waiting_logged_ = waiting;
+    RetireIdleShims(NowMicros());
   }
 
-  // Forks the shim of claimed run `run`, handed over (handoff.h): the job's definition
-  // read here, the lock file created here, a channel between the two. The shim waits
-  // for the word that its RunStarted is durable. NotSupported without fork.
-  Status ForkShim(uint64_t run, Shim* shim) {
-    auto channels = os::NewChannelPair();
-    if (!channels.ok()) return channels.status();
+  // Hands claimed run `run` to an idle shim, or to a new one (handoff.h): the job's
+  // definition read here, the lock file created here. The shim keeps the lock fresh
+  // and waits for the word that its RunStarted is durable. NotSupported without
+  // channels.
+  Status HandRun(uint64_t run) {
     const RunRecord* r = state_.FindRun(run);
     const JobState* job = r ? state_.FindJob(r->job) : nullptr;
     if (!job) return Status::NotFound("the run or its job is gone");
-    HandedRun handed;
-    handed.run = *r;
+    Shim* shim = IdleShim();
+    if (!shim) CG_RETURN_IF_ERROR(StartShimWithChannel(&shim));
+    handoff::RunOrder order;
+    order.run_id = run;
+    order.scheduled_for_us = r->scheduled_for_us;
     auto spec = ReadJobSpec(log_.get(), r->job, *job);
     if (!spec.ok()) return spec.status();
-    handed.spec = std::move(spec).value();
+    order.spec = std::move(spec).value();
     auto lock = os::CreateLockFile(options_.data_dir + "/locks",
                                    "run" + std::to_string(run) + "-");
     if (!lock.ok()) return lock.status();
-    handed.lock_file = *lock;
-    handed.channel = channels->second.get();
-    // A forked copy of this process carries the run: it knows the state already and
-    // costs no program start.
-    auto pid = os::ForkDetached(
-        [&] {
-          ShimOptions o;
-          o.data_dir = options_.data_dir;
-          o.run_id = run;
-          return RunHandedShim(o, handed, &state_);
-        },
-        /*inherit_stderr=*/true, channels->second->handle());
-    if (!pid.ok()) {
+    order.lock_file = *lock;
+    Status st = shim->channel->Send(handoff::Frame(handoff::Msg::kRun, handoff::EncodeRun(order)));
+    if (!st.ok()) {
       (void)os::RemoveFile(*lock);
-      return pid.status();
+      CloseChannel(shim);  // gone: its exit is reaped
+      return st;
     }
-    shim->pid = *pid;
-    shim->channel = std::move(channels->first);  // the child's end closes here
+    shim->run = run;
     shim->lock_file = *lock;
     shim->spec_seq = job->spec_seq;
     shim->start_pending = true;
+    shim->started = false;
+    run_to_shim_[run] = shim->pid;
     return Status::OK();
   }
 
-  // Forgets the shim of `run` (it has ended).
-  void DropShim(uint64_t run) {
-    auto it = shims_.find(run);
-    if (it == shims_.end()) return;
-    if (it->second.channel) {
-      waiter_->Unwatch(it->second.channel->handle());
-      channel_to_run_.erase(it->second.channel->handle());
+  // An idle shim that may take a run (the most recently idle: its pages are warm).
+  Shim* IdleShim() {
+    Shim* best = nullptr;
+    for (auto& [pid, shim] : shims_) {
+      if (shim.run != 0 || !shim.channel || shim.retiring) continue;
+      if (!best || shim.idle_since_us > best->idle_since_us) best = &shim;
     }
-    shims_.erase(it);
+    return best;
   }
 
-  // Reads what the shims said: ends handed over. A stream that ended is unwatched
-  // (the shim's exit is what ends its entry).
+  // Starts a shim program with a channel to this process.
+  Status StartShimWithChannel(Shim** out) {
+    auto channels = os::NewChannelPair();
+    if (!channels.ok()) return channels.status();
+    auto pid = os::SpawnDetached({ShimPath(), "--shim-worker", "--data", options_.data_dir},
+                                 /*inherit_stderr=*/true, channels->second->handle());
+    if (!pid.ok()) return pid.status();
+    Shim& shim = shims_[*pid];
+    shim.pid = *pid;
+    shim.channel = std::move(channels->first);  // the child's end closes here
+    channel_to_shim_[shim.channel->handle()] = *pid;
+    waiter_->Watch(shim.channel->handle());
+    *out = &shim;
+    return Status::OK();
+  }
+
+  // Stops speaking with the shim: an idle one exits, a busy one carries its run on
+  // alone.
+  void CloseChannel(Shim* shim) {
+    if (!shim->channel) return;
+    waiter_->Unwatch(shim->channel->handle());
+    channel_to_shim_.erase(shim->channel->handle());
+    shim->channel.reset();
+    shim->start_pending = false;
+    shim->end.reset();
+  }
+
+  // The shim has no run any more: idle, or gone when it was asked to stop.
+  void Release(Shim* shim) {
+    if (shim->run != 0) run_to_shim_.erase(shim->run);
+    shim->run = 0;
+    shim->lock_file.clear();
+    shim->start_pending = shim->started = false;
+    shim->idle_since_us = NowMicros();
+    if (shim->retiring) CloseChannel(shim);
+  }
+
+  // Keeps at most --idle-shims idle shims, none idle for longer than a minute.
+  void RetireIdleShims(int64_t now) {
+    std::vector<Shim*> idle;
+    for (auto& [pid, shim] : shims_) {
+      if (shim.run == 0 && shim.channel) idle.push_back(&shim);
+    }
+    std::sort(idle.begin(), idle.end(),
+              [](const Shim* a, const Shim* b) { return a->idle_since_us > b->idle_since_us; });
+    for (size_t i = 0; i < idle.size(); ++i) {
+      if (i >= options_.idle_shims || now - idle[i]->idle_since_us >= kShimIdleUs) {
+        CloseChannel(idle[i]);
+      }
+    }
+  }
+
+  // When the next idle shim is to be retired; INT64_MAX when none.
+  int64_t NextIdleRetirement() const {
+    int64_t at = INT64_MAX;
+    for (const auto& [pid, shim] : shims_) {
+      if (shim.run == 0 && shim.channel) at = std::min(at, shim.idle_since_us + kShimIdleUs);
+    }
+    return at;
+  }
+
+  // Reads what the shims said: ends handed over. A stream that ended is closed here;
+  // the shim's exit is reaped.
   void ReadChannels() {
     for (intptr_t handle : waiter_->TakeReadable()) {
-      auto c = channel_to_run_.find(handle);
-      if (c == channel_to_run_.end()) continue;
-      const uint64_t run = c->second;
-      Shim& shim = shims_.at(run);
+      auto c = channel_to_shim_.find(handle);
+      if (c == channel_to_shim_.end()) continue;
+      Shim& shim = shims_.at(c->second);
       auto got = shim.channel->Receive(&shim.inbox);
+      bool broken = !got.ok() || !*got;
       for (;;) {
         auto m = handoff::TakeFrame(&shim.inbox);
-        if (!m.ok() || !*m) {
-          if (!m.ok()) {
-            spdlog::error("run {}: its shim pid {}: {}", run, shim.pid, m.status().ToString());
-            got = false;  // nothing more is read from it: it records its run alone
-          }
+        if (!m.ok()) {
+          spdlog::error("run {}: its shim pid {}: {}", shim.run, shim.pid, m.status().ToString());
+          broken = true;  // nothing more is read from it: it records its run alone
           break;
         }
-        if ((*m)->type != handoff::Msg::kEnd) continue;
+        if (!*m) break;
+        if ((*m)->type != handoff::Msg::kEnd || shim.run == 0) continue;
         auto end = handoff::DecodeEnd((*m)->payload);
-        if (!end.ok()) {
-          spdlog::error("run {}: its shim pid {} handed over an end that does not decode: {}",
-                        run, shim.pid, end.status().ToString());
-          got = false;
+        if (!end.ok() || end->fin.run_id != shim.run) {
+          spdlog::error("run {}: its shim pid {} handed over an end that is not its run's: {}",
+                        shim.run, shim.pid, end.ok() ? "another run" : end.status().ToString());
+          broken = true;
           break;
         }
         shim.end = std::move(end).value();
       }
-      if (!got.ok() || !*got) {
-        waiter_->Unwatch(handle);
-        channel_to_run_.erase(c);
-        shim.channel.reset();  // closed: the shim, if alive, carries on alone
-        shim.end.reset();
-        shim.start_pending = false;
-      }
+      if (broken) CloseChannel(&shim);
     }
   }
 
   bool HandoffPending() const {
-    for (const auto& [run, shim] : shims_) {
+    for (const auto& [pid, shim] : shims_) {
       if (shim.start_pending || shim.end) return true;
     }
     return false;
@@ -454,12 +519,12 @@ class Service {
   // starts.
   HandedRuns Handed(bool starts) {
     HandedRuns h;
-    for (const auto& [run, shim] : shims_) {
+    for (const auto& [pid, shim] : shims_) {
       if (shim.end) h.ends.push_back({&*shim.end});
       if (starts && shim.start_pending) {
         HandedStart s;
-        s.run_id = run;
-        s.pid = shim.pid;
+        s.run_id = shim.run;
+        s.pid = pid;
         s.lock_file = shim.lock_file;
         s.spec_seq = shim.spec_seq;
         h.starts.push_back(std::move(s));
@@ -471,23 +536,29 @@ class Service {
   // After the pass that recorded them: tells each shim (go, no, or the end is durable).
   void Answer(const HandedRuns& h) {
     for (const HandedStart& s : h.starts) {
-      Shim& shim = shims_.at(s.run_id);
+      Shim& shim = shims_.at(s.pid);
       shim.start_pending = false;
+      shim.started = s.recorded;
       if (!s.recorded) (void)os::RemoveFile(s.lock_file);
-      if (!shim.channel) continue;
       Status st = shim.channel->Send(
           s.recorded ? handoff::Frame(handoff::Msg::kGo, handoff::EncodeStart(s.started_at_us))
                      : handoff::Frame(handoff::Msg::kNo));
-      if (!st.ok()) spdlog::warn("run {}: cannot answer its shim pid {}: {}", s.run_id, shim.pid, st.ToString());
+      if (!st.ok()) {
+        spdlog::warn("run {}: cannot answer its shim pid {}: {}", s.run_id, shim.pid,
+                     st.ToString());
+      }
+      if (!s.recorded) Release(&shim);
     }
     for (const HandedEnd& e : h.ends) {
-      const uint64_t run = e.end->fin.run_id;
-      Shim& shim = shims_.at(run);
+      Shim& shim = shims_.at(run_to_shim_.at(e.end->fin.run_id));
       if (e.recorded) (void)os::RemoveFile(shim.lock_file);  // the end is durable
       shim.end.reset();
-      if (!shim.channel) continue;
       Status st = shim.channel->Send(handoff::Frame(handoff::Msg::kAck));
-      if (!st.ok()) spdlog::warn("run {}: cannot answer its shim pid {}: {}", run, shim.pid, st.ToString());
+      if (!st.ok()) {
+        spdlog::warn("run {}: cannot answer its shim pid {}: {}", shim.run, shim.pid,
+                     st.ToString());
+      }
+      Release(&shim);
     }
   }
 
@@ -496,14 +567,14 @@ class Service {
   // starts after the service has gone. Commands already running are left to finish.
   void StopUnstarted() {
     int64_t now = NowMicros();
-    for (const auto& [run, shim] : shims_) {
-      const RunRecord* r = state_.FindRun(run);
+    for (auto& [pid, shim] : shims_) {
+      if (shim.run == 0 || shim.start_pending) continue;  // never told to start
+      const RunRecord* r = state_.FindRun(shim.run);
       if (!r || (r->status == RunStatus::kRunning && r->started_at_us <= now)) continue;
-      if (shim.start_pending) continue;  // never told to start: it goes with the service
-      const int64_t pid = shim.pid;
+      shim.retiring = true;
       Status st = os::RequestStop(pid);
-      spdlog::info("run {} of job '{}' has not started yet: stopping its shim pid {}{}", run,
-                   r->job, pid, st.ok() ? "" : ": " + st.ToString());
+      spdlog::info("run {} of job '{}' has not started yet: stopping its shim pid {}{}",
+                   shim.run, r->job, pid, st.ok() ? "" : ": " + st.ToString());
     }
   }
 
@@ -513,6 +584,9 @@ class Service {
       const RunRecord* r = state_.FindRun(run);
       if (!r || r->host != os::HostName()) continue;
       stopped_.insert(run);
+      // A shim asked to stop carries no further run.
+      auto it = shims_.find(r->pid);
+      if (it != shims_.end()) it->second.retiring = true;
       Status st = os::RequestStop(r->pid);
       spdlog::info("run {} of job '{}' is replaced by a newer run: stopping shim pid {}{}", run,
                    r->job, r->pid, st.ok() ? "" : ": " + st.ToString());
@@ -527,9 +601,9 @@ class Service {
   ScheduleCache schedules_;
   using Heap = std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>>;
   Heap heap_;
-  std::map<uint64_t, Shim> shims_;       // run -> its shim
-  std::map<int64_t, uint64_t> pid_to_run_;
-  std::map<intptr_t, uint64_t> channel_to_run_;  // a watched channel's handle -> run
+  std::map<int64_t, Shim> shims_;                // pid -> the shim
+  std::map<uint64_t, int64_t> run_to_shim_;      // a run carried -> its shim's pid
+  std::map<intptr_t, int64_t> channel_to_shim_;  // a watched channel's handle -> pid
   std::set<uint64_t> stopped_;
   const std::set<std::string> no_jobs_;
   size_t last_waiting_logged_ = 0;  // runs held back by --max-running, last logged

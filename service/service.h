@@ -25,6 +25,10 @@ struct ServiceOptions {
   // downtime, with many jobs, must not become as many processes at once). Runs beyond
   // it stay claimed and start as others end. 0: no limit.
   uint64_t max_running = 1000;
+  // Run shims kept waiting for the next run after theirs (where the service speaks
+  // with its shims over channels, POSIX), each for at most a minute: a busy service
+  // then starts no process for a shim per run. 0: a shim exits after its run.
+  uint64_t idle_shims = 16;
 };
 
 // Runs until `waiter` reports shutdown. Returns the process exit code.

@@ -1,5 +1,6 @@
 // chronographd on POSIX systems: a thin shell around RunService() (osquery's
-// main/posix/main.cpp), and the run shim (`--shim RUN_ID`, started by the service).
+// main/posix/main.cpp), and the run shims (`--shim RUN_ID`, `--shim-worker`, started by
+// the service).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -23,6 +24,11 @@ int main(int argc, char** argv) {
       shim.run_id = args.shim_run;
       return cg::RunShim(shim);
     }
+    if (args.shim_worker) {
+      cg::ShimOptions shim;
+      shim.data_dir = args.data_dir;
+      return cg::RunShimWorker(shim, cg::os::ChannelFromInherited().get());
+    }
     spdlog::set_default_logger(spdlog::stderr_color_mt("chronographd"));
     spdlog::set_level(spdlog::level::from_str(args.log_level));
     // journald stamps each line itself; under systemd print only level and message.
@@ -43,6 +49,7 @@ int main(int argc, char** argv) {
     options.start_ahead_us = args.start_ahead_ms * 1000;
     options.snapshot_every_events = args.snapshot_every;
     options.max_running = args.max_running;
+    options.idle_shims = args.idle_shims;
     auto notifier = cg::NewServiceNotifier();
     return cg::RunService(options, waiter->get(), notifier.get());
   } catch (const std::exception& e) {

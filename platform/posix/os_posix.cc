@@ -259,8 +259,20 @@ std::string ExecutableDir() {
 
 std::string ExecutableName(const std::string& base) { return base; }
 
-Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool inherit_stderr) {
+// The descriptor a program started with `keep` finds its channel on.
+constexpr int kInheritedChannelFd = 3;
+
+Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool inherit_stderr,
+                              intptr_t keep) {
   if (argv.empty()) return Status::InvalidArgument("empty argv");
+  // Every descriptor of this process is close-on-exec; the kept one is duplicated to
+  // kInheritedChannelFd in the child (from a copy above it, so that dup2 never meets
+  // the same number and leaves close-on-exec set).
+  int keep_copy = -1;
+  if (keep != kNoHandle) {
+    keep_copy = fcntl(static_cast<int>(keep), F_DUPFD_CLOEXEC, kInheritedChannelFd + 1);
+    if (keep_copy < 0) return PosixError("cannot duplicate the channel", errno);
+  }
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -269,6 +281,7 @@ Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool inherit
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   if (!inherit_stderr) posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  if (keep_copy >= 0) posix_spawn_file_actions_adddup2(&fa, keep_copy, kInheritedChannelFd);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // Its own session: a Ctrl-C or SIGTERM meant for the service does not reach runs.
@@ -284,54 +297,9 @@ Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool inherit
   int rc = posix_spawn(&pid, args[0], &fa, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
+  if (keep_copy >= 0) close(keep_copy);
   if (rc != 0) return PosixError("cannot start '" + argv[0] + "'", rc);
   return static_cast<int64_t>(pid);
-}
-
-Result<int64_t> ForkDetached(const std::function<int()>& body, bool inherit_stderr,
-                             intptr_t keep) {
-  pid_t pid = fork();
-  if (pid < 0) return PosixError("cannot fork", errno);
-  if (pid > 0) return static_cast<int64_t>(pid);
-  // The child. Default signal handling first: the parent's handlers write to
-  // descriptors that are closed below (and whose numbers may be reused).
-  struct sigaction dfl;
-  memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) (void)sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  // Its own session, as for SpawnDetached: a signal meant for the service's process
-  // group does not reach the run.
-  (void)setsid();
-  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || (!inherit_stderr && dup2(null, 2) < 0)) {
-    _exit(1);
-  }
-  const int kept = keep >= 3 ? static_cast<int>(keep) : -1;
-  bool closed = false;
-#if HAVE_CLOSE_RANGE
-  if (kept < 0) {
-    closed = close_range(3, ~0U, 0) == 0;
-  } else {
-    closed = (kept == 3 || close_range(3, kept - 1, 0) == 0) &&
-             close_range(kept + 1, ~0U, 0) == 0;
-  }
-#endif
-  if (!closed) {
-    for (int fd = 3; fd < 65536; ++fd) {
-      if (fd != kept) (void)close(fd);
-    }
-  }
-  int rc = 1;
-  try {
-    rc = body();
-  } catch (...) {
-    rc = 1;
-  }
-  fflush(nullptr);
-  _exit(rc);
 }
 
 namespace {
@@ -379,6 +347,12 @@ class SocketChannel final : public Channel {
 };
 
 }  // namespace
+
+std::unique_ptr<Channel> ChannelFromInherited() {
+  // Not left to a command the shim starts.
+  (void)fcntl(kInheritedChannelFd, F_SETFD, FD_CLOEXEC);
+  return std::make_unique<SocketChannel>(kInheritedChannelFd);
+}
 
 Result<std::pair<std::unique_ptr<Channel>, std::unique_ptr<Channel>>> NewChannelPair() {
   int sv[2];

@@ -82,6 +82,7 @@ int Serve(ServiceNotifier* notifier, bool handle_console) {
   options.start_ahead_us = g_args.start_ahead_ms * 1000;
   options.snapshot_every_events = g_args.snapshot_every;
   options.max_running = g_args.max_running;
+  options.idle_shims = g_args.idle_shims;
   int rc = RunService(options, g_waiter, notifier);
   g_waiter = nullptr;
   return rc;

@@ -329,17 +329,16 @@ std::wstring QuoteArgW(const std::wstring& arg) {
   return out + L"\"";
 }
 
-Result<int64_t> ForkDetached(const std::function<int()>& /*body*/, bool /*inherit_stderr*/,
-                             intptr_t /*keep*/) {
-  return Status::NotSupported("Windows has no fork; run shims are started as programs");
-}
-
 Result<std::pair<std::unique_ptr<Channel>, std::unique_ptr<Channel>>> NewChannelPair() {
-  return Status::NotSupported("Windows has no fork: a run shim started as a program writes "
-                              "its run's start and end itself");
+  return Status::NotSupported("no channels on Windows: a run shim records its run's start "
+                              "and end itself");
 }
 
-Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool /*inherit_stderr*/) {
+std::unique_ptr<Channel> ChannelFromInherited() { return nullptr; }
+
+Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool /*inherit_stderr*/,
+                              intptr_t keep) {
+  if (keep != kNoHandle) return Status::NotSupported("no channels on Windows");
   // No console and no inherited handles: the shim's diagnostics go nowhere either way.
   if (argv.empty()) return Status::InvalidArgument("empty argv");
   std::wstring cmdline;

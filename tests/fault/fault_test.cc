@@ -248,7 +248,8 @@ TEST_F(FaultTest, KilledShimsLockFileIsRemovedWhenItsRunIsAbandoned) {
 
 TEST_F(FaultTest, ShimStoppedPastTheLockTimeoutIsAbandonedAndItsLateEndIsKeptApart) {
   Ok({"job", "add", "nap", "--schedule", "@yearly", "--shell", "sleep 2; echo done"});
-  StartService({"--lock-timeout", "2"});
+  // --idle-shims 0: the shim ends after its run, not kept for another.
+  StartService({"--lock-timeout", "2", "--idle-shims", "0"});
   Ok({"run", "nap"});
   ASSERT_TRUE(WaitFor([&] { return Count(Runs("nap"), "running") == 1; }, 10));
   json run = Runs("nap")[0];
