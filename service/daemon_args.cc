@@ -40,7 +40,7 @@ int ParseDaemonArgs(int argc, const char* const* argv, bool windows, DaemonArgs*
                  "keep up to this many run shims waiting, up to a minute, for the next run "
                  "after theirs, so that a busy service starts no shim process per run (the "
                  "command is always a process of its own); POSIX; 0: a shim exits after its "
-                 "run (default: 16)");
+                 "run (default: 64)");
   app.add_option("--log-level", args->log_level,
                  "trace, debug, info, warn, error or critical (default: info)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical"}));

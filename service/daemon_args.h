@@ -12,7 +12,7 @@ struct DaemonArgs {
   int64_t start_ahead_ms = 500;
   uint64_t snapshot_every = 10000;
   uint64_t max_running = 1000;
-  uint64_t idle_shims = 16;
+  uint64_t idle_shims = 64;
   std::string log_level = "info";
   uint64_t shim_run = 0;         // non-zero: run as the shim of this run
   bool shim_worker = false;      // run as a shim the service hands runs to (channel on fd 3)

@@ -28,7 +28,7 @@ struct ServiceOptions {
   // Run shims kept waiting for the next run after theirs (where the service speaks
   // with its shims over channels, POSIX), each for at most a minute: a busy service
   // then starts no process for a shim per run. 0: a shim exits after its run.
-  uint64_t idle_shims = 16;
+  uint64_t idle_shims = 64;
 };
 
 // Runs until `waiter` reports shutdown. Returns the process exit code.

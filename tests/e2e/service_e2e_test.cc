@@ -224,6 +224,43 @@ TEST_F(ServiceTest, TheServiceRecordsStartsAndEndsOfItsShimsInGroups) {
   ExpectNoDoubledSlot();
 }
 
+// A shim carries one run after another (no process start per run); with
+// --idle-shims 0 each run has a shim of its own. Idle shims go with the service.
+TEST_F(ServiceTest, ShimsCarryRunAfterRunAndGoWithTheService) {
+  Ok({"job", "add", "hello", "--schedule", "@yearly", "--", "/bin/echo", "hi"});
+  auto shim_pids = [&] {
+    std::vector<int64_t> pids;
+    for (const json& e : Events()) {
+      if (e["type"] == "RunStarted") pids.push_back(e["pid"].get<int64_t>());
+    }
+    return pids;
+  };
+  StartService();
+  for (int i = 0; i < 3; ++i) {
+    RunOutput r = Tool({"run", "hello", "--wait"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "hi\n");
+  }
+  std::vector<int64_t> pids = shim_pids();
+  ASSERT_EQ(pids.size(), 3u);
+  EXPECT_EQ(pids[1], pids[0]) << "the idle shim carried the next run";
+  EXPECT_EQ(pids[2], pids[0]);
+  EXPECT_EQ(kill(static_cast<pid_t>(pids[0]), 0), 0) << "idle, waiting for a run";
+  StopService();
+  EXPECT_TRUE(EndsWithin(static_cast<pid_t>(pids[0]), 5)) << "an idle shim goes with the service";
+
+  StartService({"--idle-shims", "0"});
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(Tool({"run", "hello", "--wait"}).exit_code, 0);
+  StopService();
+  pids = shim_pids();
+  ASSERT_EQ(pids.size(), 5u);
+  EXPECT_NE(pids[3], pids[0]);
+  EXPECT_NE(pids[4], pids[3]) << "--idle-shims 0: a shim per run";
+  EXPECT_TRUE(EndsWithin(static_cast<pid_t>(pids[4]), 5));
+  EXPECT_TRUE(std::filesystem::is_empty(data_ + "/locks"));
+  ExpectVerified();
+}
+
 TEST_F(ServiceTest, RestartAdoptsARunThatIsStillGoing) {
   std::string marker = tmp_.Sub("started");
   Ok({"job", "add", "slow", "--schedule", "@yearly", "--shell",
