@@ -107,6 +107,7 @@ Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache*
                      job->defined_seq == r->job_seq && job->spec_seq == h.spec_seq &&
                      !o.dead_shims.count(h.run_id);
         if (!h.recorded) continue;
+        planner.Starting(*r);
         h.started_at_us = PlannedStartUs(*r, o.now_us);
         batch->events.push_back(RunStarted{h.run_id, r->job, r->scheduled_for_us,
                                            h.started_at_us, h.pid, host, h.lock_file});
@@ -154,6 +155,7 @@ Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache*
     } else {
       for (const auto& [name, job] : s.jobs) plan_job(name, job);
     }
+    for (const auto& e : o.final_events) batch->events.push_back(e);
     return Status::OK();
   });
   if (!r.ok()) return r.status();

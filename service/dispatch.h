@@ -84,8 +84,10 @@ struct PassOptions {
     std::string how;
   };
   std::map<uint64_t, DeadShim> dead_shims;
-  // Events to append first (ServiceStarted, ServiceStopped).
+  // Events to append first (ServiceStarted), and last (ServiceStopped: after the ends
+  // the stopping service records).
   std::vector<EventPayload> extra_events;
+  std::vector<EventPayload> final_events;
   // Handed-over starts and ends to record (see HandedRuns); results written back.
   HandedRuns* handed = nullptr;
   PlanOptions plan;

@@ -77,6 +77,7 @@ std::string EncodeEnd(const End& end) {
   std::string out;
   store::PutFixed32(&out, static_cast<uint32_t>(fin.size()));
   out += fin;
+  out.push_back(end.leaving ? 1 : 0);
   out += end.output_record;
   return out;
 }
@@ -85,7 +86,9 @@ Result<End> DecodeEnd(std::string_view payload) {
   store::Decoder in(payload);
   uint32_t n = 0;
   std::string_view fin_bytes;
-  if (!in.GetFixed32(&n) || !in.GetBytes(n, &fin_bytes)) {
+  uint8_t leaving = 0;
+  if (!in.GetFixed32(&n) || !in.GetBytes(n, &fin_bytes) || !in.GetByte(&leaving) ||
+      leaving > 1) {
     return Status::Corruption("channel: an end cut short");
   }
   auto p = DecodePayload(static_cast<uint16_t>(EventType::kRunFinished), fin_bytes);
@@ -94,7 +97,8 @@ Result<End> DecodeEnd(std::string_view payload) {
   if (!fin) return Status::Corruption("channel: an end that is not a RunFinished");
   End end;
   end.fin = *fin;
-  end.output_record = std::string(payload.substr(4 + fin_bytes.size()));
+  end.leaving = leaving == 1;
+  end.output_record = std::string(payload.substr(5 + fin_bytes.size()));
   return end;
 }
 

@@ -60,6 +60,7 @@ Result<int64_t> DecodeStart(std::string_view payload);
 struct End {
   RunFinished fin;
   std::string output_record;  // store::EncodeOutputRecord
+  bool leaving = false;       // the shim was asked to stop: it takes no further run
 };
 std::string EncodeEnd(const End& end);
 Result<End> DecodeEnd(std::string_view payload);

@@ -49,6 +49,14 @@ std::optional<sched::Fire> NextSlot(const JobState& job, const sched::Schedule& 
   return schedule.NextAfter(job.last_slot_us);
 }
 
+void Planner::Starting(const RunRecord& run) {
+  if (!OfCurrentJob(state_, run) || run.status != RunStatus::kScheduled) return;
+  JobRuns& c = Runs(run.job);
+  if (c.scheduled > 0) --c.scheduled;
+  ++c.running;
+  c.running_id = run.id;
+}
+
 Planner::JobRuns& Planner::Runs(const std::string& job) {
   auto it = runs_.find(job);
   if (it != runs_.end()) return it->second;

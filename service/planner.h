@@ -56,6 +56,8 @@ class Planner {
   // The batch records the end of `run` (abandoned, or finished as its shim handed it
   // over): it no longer counts as active.
   void Ending(const RunRecord& run);
+  // The batch records the start of claimed run `run`: it counts as running.
+  void Starting(const RunRecord& run);
 
  private:
   struct JobRuns {

@@ -316,17 +316,27 @@ int RunShimWorker(const ShimOptions& options, os::Channel* channel) {
     return 1;
   }
   Waiter* w = waiter->get();
-  w->Watch(channel->handle());
   std::string inbox;
   bool ended = false;  // the service's end of the stream is closed
   std::string lock;    // the lock file of the run carried now ("" when idle)
   uint64_t run_id = 0;
   int64_t last_touch = NowMicros();
   // The service's next word, the current run's lock file kept fresh meanwhile; nullopt
-  // once the service is gone (or says something this shim cannot read). A stop
-  // request (SIGTERM) is remembered by the waiter and honoured by Execute.
+  // once the service is gone (or says something this shim cannot read), and, for an
+  // idle shim, on a stop request (SIGTERM; one that comes during a run is honoured by
+  // Execute). The channel is watched only here: once the service is gone it is
+  // readable for good, and the waits of a run (for its slot, on a full disk) must not
+  // wake for it.
+  struct Watching {
+    Waiter* w;
+    intptr_t h;
+    Watching(Waiter* w, intptr_t h) : w(w), h(h) { w->Watch(h); }
+    ~Watching() { w->Unwatch(h); }
+  };
   auto next = [&]() -> std::optional<handoff::Message> {
+    Watching watching(w, channel->handle());
     for (;;) {
+      if (lock.empty() && w->shutdown_requested()) return std::nullopt;
       auto m = handoff::TakeFrame(&inbox);
       if (!m.ok()) {
         Log(run_id, m.status().ToString());
@@ -344,26 +354,46 @@ int RunShimWorker(const ShimOptions& options, os::Channel* channel) {
         (void)w->TakeReadable();
       }
       auto got = channel->Receive(&inbox);
-      if (!got.ok() || !*got) {
-        ended = true;
-        w->Unwatch(channel->handle());
-      }
+      if (!got.ok() || !*got) ended = true;
     }
   };
-  // Without the service: the log, from the snapshot (as a shim started as a program).
+  // Without the service: the log, from the snapshot (as a shim started as a program),
+  // the lock kept fresh around the fold. The runs after the snapshot are all kept:
+  // the service may have recorded this run's end just before it went (the snapshot's
+  // own bound keeps no finished run, and a forgotten run's end would pass again).
   std::unique_ptr<store::EventLog> log;
   State state;
   auto open_log = [&]() -> Status {
-    if (log) return Status::OK();
-    store::Options o;
-    o.create_if_missing = false;
-    o.program = "chronograph-shim";
-    auto opened = store::EventLog::Open(options.data_dir, o);
-    if (!opened.ok()) return opened.status();
-    log = std::move(opened).value();
-    auto snap = LoadStateSnapshot(log.get());
-    if (snap.ok() && *snap) state = std::move(**snap);
-    return log->CatchUp(&state);
+    if (!lock.empty()) (void)os::TouchFile(lock);
+    if (!log) {
+      store::Options o;
+      o.create_if_missing = false;
+      o.program = "chronograph-shim";
+      auto opened = store::EventLog::Open(options.data_dir, o);
+      if (!opened.ok()) return opened.status();
+      log = std::move(opened).value();
+      auto snap = LoadStateSnapshot(log.get());
+      if (snap.ok() && *snap) state = std::move(**snap);
+      state.finished_runs_per_job = State::kKeepAllRuns;
+    }
+    Status st = log->CatchUp(&state);
+    if (!lock.empty()) (void)os::TouchFile(lock);
+    return st;
+  };
+  // Whether the log has the end of run `run_id` (which a bounded snapshot may have
+  // forgotten): read from the run's own event on.
+  auto end_recorded = [&](uint64_t id) -> Result<bool> {
+    if (const RunRecord* r = state.FindRun(id)) {
+      return !(r->status == RunStatus::kRunning ||
+               (r->status == RunStatus::kAbandoned && !r->finished_late));
+    }
+    bool found = false;
+    CG_RETURN_IF_ERROR(log->Scan(id, state.last_seq, [&](const Event& e) {
+      const auto* fin = std::get_if<RunFinished>(&e.payload);
+      found = fin && fin->run_id == id;
+      return !found;
+    }));
+    return found;
   };
 
   for (;;) {
@@ -407,7 +437,9 @@ int RunShimWorker(const ShimOptions& options, os::Channel* channel) {
       continue;
     }
     if (!first || first->type != handoff::Msg::kGo) {
-      // No word from the service: whether this shim may start the run is in the log.
+      // No word from the service: whether this shim may start the run is in the log,
+      // and its lock file must still be there (a new service abandons a run whose lock
+      // went stale, and removes the lock).
       Status st = open_log();
       if (!st.ok()) {
         Log(run_id, st.ToString());
@@ -416,7 +448,7 @@ int RunShimWorker(const ShimOptions& options, os::Channel* channel) {
       }
       const RunRecord* r = state.FindRun(run_id);
       if (!r || r->status != RunStatus::kRunning || r->pid != os::CurrentPid() ||
-          r->host != os::HostName()) {
+          r->host != os::HostName() || !os::TouchFile(lock).ok()) {
         (void)os::RemoveFile(lock);
         return 3;
       }
@@ -425,6 +457,8 @@ int RunShimWorker(const ShimOptions& options, os::Channel* channel) {
     }
 
     handoff::End end = Execute(order->spec, run, started_at, lock, w, options);
+    // Asked to stop (its run was stopped): it takes no other run, and says so.
+    end.leaving = w->shutdown_requested();
     if (!alone) {
       Status sent = channel->Send(handoff::Frame(handoff::Msg::kEnd, handoff::EncodeEnd(end)));
       if (sent.ok()) {
@@ -438,10 +472,15 @@ int RunShimWorker(const ShimOptions& options, os::Channel* channel) {
       // transaction finds it already there when the service did commit it).
     }
     Status st = open_log();
-    if (!st.ok()) {
-      Log(run_id, "cannot record the end of the run: " + st.ToString());
+    auto recorded = st.ok() ? end_recorded(run_id) : Result<bool>(st);
+    if (!recorded.ok()) {
+      Log(run_id, "cannot record the end of the run: " + recorded.status().ToString());
       (void)os::RemoveFile(lock);
       return 1;
+    }
+    if (*recorded) {  // by the service, just before it went
+      (void)os::RemoveFile(lock);
+      return 0;
     }
     return RecordEndAlone(log.get(), &state, end, lock, w, run_id);
   }

@@ -113,7 +113,7 @@ class Service {
     StopUnstarted();
     PassOptions stop = BaseOptions();
     stop.due_jobs = &no_jobs_;
-    stop.extra_events.push_back(ServiceStopped{os::CurrentPid(), "shutdown requested"});
+    stop.final_events.push_back(ServiceStopped{os::CurrentPid(), "shutdown requested"});
     // The ends handed over are recorded; runs not started yet stay claimed (their
     // shims see this service go, find no RunStarted and leave them to the next start).
     ReadChannels();
@@ -176,6 +176,22 @@ class Service {
     auto appended = SchedulePass(log_.get(), &state_, &schedules_, o);
     if (!appended.ok()) {
       spdlog::error("scheduling pass failed: {}", appended.status().ToString());
+      if (appended.status().IsCorruption() && o.handed && !o.handed->empty()) {
+        // The fold refused the batch: what the shims handed over would be refused
+        // again in every pass. They are left to themselves (each reads the log).
+        for (const HandedStart& h : o.handed->starts) {
+          auto it = shims_.find(h.pid);
+          if (it != shims_.end()) CloseChannel(&it->second);
+        }
+        for (const HandedEnd& e : o.handed->ends) {
+          orphan_ends_.erase(e.end->fin.run_id);
+          auto r = run_to_shim_.find(e.end->fin.run_id);
+          if (r == run_to_shim_.end()) continue;
+          Shim& shim = shims_.at(r->second);
+          shim.end.reset();
+          CloseChannel(&shim);
+        }
+      }
       return false;
     }
     return true;
@@ -305,13 +321,21 @@ class Service {
     if (it == shims_.end()) return;
     Shim& shim = it->second;
     const uint64_t run = shim.run;
-    // A shim that recorded its run's end (or was idle) exits 0; one that found the
-    // run was not its to start (another shim's) exits 3. Anything else leaves its run
-    // lost, unless the run had not been started: a handed run whose RunStarted was not
-    // recorded waits for another shim. The pass re-checks against the log.
-    bool lost = child.signal != 0 || (child.exit_code != 0 && child.exit_code != 3);
-    bool may_have_started = shim.program || shim.started;
-    if (run != 0 && lost && may_have_started) {
+    // A shim started for one run exits 0 when it recorded the run's end, 3 when the
+    // run was not its to start (another shim's); anything else leaves the run lost. A
+    // shim that carries handed runs exits only idle or alone: gone with a run whose
+    // RunStarted is recorded and whose end it has not handed over, the run is lost
+    // whatever the exit code (it may have been handed the run as it left); gone before
+    // the RunStarted was recorded, the run waits for another shim (nothing started).
+    // The pass re-checks against the log (the run must still be this pid's).
+    bool lost = shim.program
+                    ? child.signal != 0 || (child.exit_code != 0 && child.exit_code != 3)
+                    : shim.started && !shim.end;
+    if (shim.end) {
+      // Handed over just before it went: recorded all the same (the next pass).
+      orphan_ends_[run] = {std::move(*shim.end), shim.lock_file};
+    }
+    if (run != 0 && lost) {
       o->dead_shims[run].pid = child.pid;
       o->dead_shims[run].how = child.signal
                                ? "its run shim (pid " + std::to_string(child.pid) +
@@ -320,7 +344,7 @@ class Service {
                                      ") exited with code " + std::to_string(child.exit_code) +
                                      " without recording the end";
     }
-    if (run != 0 && !shim.started && !shim.lock_file.empty()) {
+    if (run != 0 && !shim.program && !shim.started && !shim.lock_file.empty()) {
       (void)os::RemoveFile(shim.lock_file);  // never started: the lock marks nothing
     }
     if (run != 0) {
@@ -379,17 +403,18 @@ class Service {
     const RunRecord* r = state_.FindRun(run);
     const JobState* job = r ? state_.FindJob(r->job) : nullptr;
     if (!job) return Status::NotFound("the run or its job is gone");
-    Shim* shim = IdleShim();
-    if (!shim) CG_RETURN_IF_ERROR(StartShimWithChannel(&shim));
     handoff::RunOrder order;
     order.run_id = run;
     order.scheduled_for_us = r->scheduled_for_us;
     auto spec = ReadJobSpec(log_.get(), r->job, *job);
     if (!spec.ok()) return spec.status();
     order.spec = std::move(spec).value();
+    // Where there are no channels, nothing more is done here (the shim program).
+    Shim* shim = IdleShim();
+    if (!shim) CG_RETURN_IF_ERROR(StartShimWithChannel(&shim));
     auto lock = os::CreateLockFile(options_.data_dir + "/locks",
                                    "run" + std::to_string(run) + "-");
-    if (!lock.ok()) return lock.status();
+    if (!lock.ok()) return lock.status();  // the new shim stays idle
     order.lock_file = *lock;
     Status st = shim->channel->Send(handoff::Frame(handoff::Msg::kRun, handoff::EncodeRun(order)));
     if (!st.ok()) {
@@ -425,6 +450,7 @@ class Service {
     if (!pid.ok()) return pid.status();
     Shim& shim = shims_[*pid];
     shim.pid = *pid;
+    shim.idle_since_us = NowMicros();
     shim.channel = std::move(channels->first);  // the child's end closes here
     channel_to_shim_[shim.channel->handle()] = *pid;
     waiter_->Watch(shim.channel->handle());
@@ -439,13 +465,16 @@ class Service {
     waiter_->Unwatch(shim->channel->handle());
     channel_to_shim_.erase(shim->channel->handle());
     shim->channel.reset();
-    shim->start_pending = false;
-    shim->end.reset();
+    shim->start_pending = false;  // never told to go: it starts nothing
+    // An end already handed over stays, to be recorded.
   }
 
   // The shim has no run any more: idle, or gone when it was asked to stop.
   void Release(Shim* shim) {
-    if (shim->run != 0) run_to_shim_.erase(shim->run);
+    if (shim->run != 0) {
+      run_to_shim_.erase(shim->run);
+      stopped_.erase(shim->run);
+    }
     shim->run = 0;
     shim->lock_file.clear();
     shim->start_pending = shim->started = false;
@@ -494,7 +523,7 @@ class Service {
           break;
         }
         if (!*m) break;
-        if ((*m)->type != handoff::Msg::kEnd || shim.run == 0) continue;
+        if ((*m)->type != handoff::Msg::kEnd || !shim.started) continue;
         auto end = handoff::DecodeEnd((*m)->payload);
         if (!end.ok() || end->fin.run_id != shim.run) {
           spdlog::error("run {}: its shim pid {} handed over an end that is not its run's: {}",
@@ -503,12 +532,14 @@ class Service {
           break;
         }
         shim.end = std::move(end).value();
+        if (shim.end->leaving) shim.retiring = true;
       }
       if (broken) CloseChannel(&shim);
     }
   }
 
   bool HandoffPending() const {
+    if (!orphan_ends_.empty()) return true;
     for (const auto& [pid, shim] : shims_) {
       if (shim.start_pending || shim.end) return true;
     }
@@ -519,6 +550,7 @@ class Service {
   // starts.
   HandedRuns Handed(bool starts) {
     HandedRuns h;
+    for (const auto& [run, orphan] : orphan_ends_) h.ends.push_back({&orphan.end});
     for (const auto& [pid, shim] : shims_) {
       if (shim.end) h.ends.push_back({&*shim.end});
       if (starts && shim.start_pending) {
@@ -540,6 +572,7 @@ class Service {
       shim.start_pending = false;
       shim.started = s.recorded;
       if (!s.recorded) (void)os::RemoveFile(s.lock_file);
+      if (!shim.channel) continue;
       Status st = shim.channel->Send(
           s.recorded ? handoff::Frame(handoff::Msg::kGo, handoff::EncodeStart(s.started_at_us))
                      : handoff::Frame(handoff::Msg::kNo));
@@ -550,9 +583,20 @@ class Service {
       if (!s.recorded) Release(&shim);
     }
     for (const HandedEnd& e : h.ends) {
-      Shim& shim = shims_.at(run_to_shim_.at(e.end->fin.run_id));
+      const uint64_t run = e.end->fin.run_id;
+      auto orphan = orphan_ends_.find(run);
+      if (orphan != orphan_ends_.end()) {  // its shim is gone
+        if (e.recorded) (void)os::RemoveFile(orphan->second.lock_file);
+        orphan_ends_.erase(orphan);
+        continue;
+      }
+      Shim& shim = shims_.at(run_to_shim_.at(run));
       if (e.recorded) (void)os::RemoveFile(shim.lock_file);  // the end is durable
       shim.end.reset();
+      if (!shim.channel) {  // the stream ended after the end came: nothing to tell
+        Release(&shim);
+        continue;
+      }
       Status st = shim.channel->Send(handoff::Frame(handoff::Msg::kAck));
       if (!st.ok()) {
         spdlog::warn("run {}: cannot answer its shim pid {}: {}", shim.run, shim.pid,
@@ -604,6 +648,13 @@ class Service {
   std::map<int64_t, Shim> shims_;                // pid -> the shim
   std::map<uint64_t, int64_t> run_to_shim_;      // a run carried -> its shim's pid
   std::map<intptr_t, int64_t> channel_to_shim_;  // a watched channel's handle -> pid
+  // Ends handed over by shims that went before the end was recorded: run -> the end
+  // and its lock file.
+  struct OrphanEnd {
+    handoff::End end;
+    std::string lock_file;
+  };
+  std::map<uint64_t, OrphanEnd> orphan_ends_;
   std::set<uint64_t> stopped_;
   const std::set<std::string> no_jobs_;
   size_t last_waiting_logged_ = 0;  // runs held back by --max-running, last logged

@@ -97,7 +97,11 @@ class PosixWaiter final : public Waiter {
     (void)ignored;
   }
 
-  void Watch(intptr_t handle) override { watched_.push_back(static_cast<int>(handle)); }
+  void Watch(intptr_t handle) override {
+    if (std::find(watched_.begin(), watched_.end(), static_cast<int>(handle)) == watched_.end()) {
+      watched_.push_back(static_cast<int>(handle));
+    }
+  }
 
   void Unwatch(intptr_t handle) override {
     watched_.erase(std::remove(watched_.begin(), watched_.end(), static_cast<int>(handle)),

@@ -405,6 +405,77 @@ double CpuSeconds(long pid) {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// A shim whose service is SIGKILLed while it waits for the slot of a run claimed ahead
+// waits quietly (the ended channel must not wake it), starts the command at the slot
+// and records the end itself.
+TEST_F(ServiceTest, AShimWaitingForItsSlotOutlivesItsServiceQuietly) {
+  std::string marker = tmp_.Sub("ran");
+  Ok({"job", "add", "later", "--schedule", "*/10 * * * * *", "--shell", "touch " + marker});
+  StartService({"--start-ahead", "6000"});
+  json started;
+  ASSERT_TRUE(WaitFor([&] {
+    for (const json& e : Events()) {
+      if (e["type"] == "RunStarted") started = e;
+    }
+    if (started.is_null()) return false;
+    auto at = ParseTime(started["started_at"].get<std::string>(), 0);
+    return at.ok() && *at - NowMicros() > 2 * kMicrosPerSecond;
+  }, 20)) << "no run claimed ahead of its slot";
+  StopService(SIGKILL);
+  const long shim = started["pid"].get<long>();
+  double before = CpuSeconds(shim);
+  Sleep(1.5);
+  double used = CpuSeconds(shim) - before;
+  EXPECT_LT(used, 0.3) << "the waiting shim used " << used << " s of CPU in 1.5 s";
+  EXPECT_FALSE(std::filesystem::exists(marker)) << "started before its slot";
+  ASSERT_TRUE(WaitFor([&] { return Count(Runs("later"), "succeeded") == 1; }, 10));
+  EXPECT_TRUE(std::filesystem::exists(marker));
+  for (const json& e : Events()) {
+    if (e["type"] == "RunFinished") EXPECT_EQ(e["actor"]["program"], "chronograph-shim");
+  }
+  EXPECT_TRUE(EndsWithin(static_cast<pid_t>(shim), 5));
+  ExpectVerified();
+}
+
+// A shim asked to stop (SIGTERM) stops its run and takes no other: the runs handed out
+// next go to other shims and run; an idle shim asked to stop leaves at once.
+TEST_F(ServiceTest, AShimAskedToStopTakesNoFurtherRun) {
+  std::string marker = tmp_.Sub("started");
+  Ok({"job", "add", "slow", "--schedule", "@yearly", "--shell", "touch " + marker + "; sleep 5"});
+  Ok({"job", "add", "quick", "--schedule", "@yearly", "--", "/bin/echo", "ok"});
+  StartService();
+  Ok({"run", "slow"});
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(marker); }, 10));
+  const pid_t busy = static_cast<pid_t>(Runs("slow")[0]["pid"].get<int64_t>());
+  ASSERT_EQ(kill(busy, SIGTERM), 0);
+  ASSERT_TRUE(WaitFor([&] { return Count(Runs("slow"), "stopped") == 1; }, 15)) << Runs("slow").dump();
+  EXPECT_TRUE(EndsWithin(busy, 5)) << "asked to stop, it leaves after its run";
+  for (int i = 0; i < 3; ++i) {
+    RunOutput r = Tool({"run", "quick", "--wait"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "ok\n");
+  }
+  int64_t idle = 0;
+  uint64_t newest = 0;
+  for (const json& r : Runs("quick")) {
+    if (r["id"].get<uint64_t>() > newest) {
+      newest = r["id"].get<uint64_t>();
+      idle = r["pid"].get<int64_t>();
+    }
+  }
+  ASSERT_NE(idle, busy);
+  ASSERT_EQ(kill(static_cast<pid_t>(idle), SIGTERM), 0);
+  EXPECT_TRUE(EndsWithin(static_cast<pid_t>(idle), 5)) << "an idle shim asked to stop leaves";
+  RunOutput r = Tool({"run", "quick", "--wait"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  StopService();
+  json all = Runs();
+  EXPECT_EQ(Count(all, "abandoned"), 0u) << all.dump();
+  EXPECT_EQ(Count(all, "succeeded"), 4u) << all.dump();
+  EXPECT_TRUE(std::filesystem::is_empty(data_ + "/locks"));
+  ExpectVerified();
+}
+
 TEST_F(ServiceTest, ADisabledJobDoesNotKeepTheServiceBusy) {
   // A disabled job's slots are decided when they come; waking for them early (as for
   // an idle enabled job) found nothing to do and spun until the slot.

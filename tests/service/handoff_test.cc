@@ -56,6 +56,7 @@ TEST(HandoffTest, AnEndRoundTripsWithItsOutput) {
   end.fin.output_digest = std::string(64, 'a');
   end.fin.reason = "exit code 3";
   end.output_record = std::string("out\0put", 7) + std::string(100000, 'x');
+  end.leaving = true;
   std::string buf = Frame(Msg::kEnd, EncodeEnd(end));
   auto m = TakeFrame(&buf);
   ASSERT_TRUE(m.ok() && *m);
@@ -68,6 +69,32 @@ TEST(HandoffTest, AnEndRoundTripsWithItsOutput) {
   EXPECT_EQ(back->fin.reason, "exit code 3");
   EXPECT_EQ(back->fin.output_digest, end.fin.output_digest);
   EXPECT_EQ(back->output_record, end.output_record);
+  EXPECT_TRUE(back->leaving);
+  end.leaving = false;
+  EXPECT_FALSE(DecodeEnd(EncodeEnd(end))->leaving);
+}
+
+TEST(HandoffTest, ARunOrderRoundTripsWithTheJobsDefinition) {
+  RunOrder order;
+  order.run_id = 7;
+  order.scheduled_for_us = -3;
+  order.lock_file = "/var/lib/chronograph/locks/run7-abc.lock";
+  order.spec.name = "backup";
+  order.spec.argv = {"/usr/bin/rsync", "-a", "a b"};
+  order.spec.env = {{"K", "v"}};
+  order.spec.timeout_ms = 5000;
+  auto back = DecodeRun(EncodeRun(order));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->run_id, 7u);
+  EXPECT_EQ(back->scheduled_for_us, -3);
+  EXPECT_EQ(back->lock_file, order.lock_file);
+  EXPECT_EQ(back->spec.name, "backup");
+  EXPECT_EQ(back->spec.argv, order.spec.argv);
+  EXPECT_EQ(back->spec.env, order.spec.env);
+  EXPECT_EQ(back->spec.timeout_ms, 5000);
+  std::string bytes = EncodeRun(order);
+  EXPECT_TRUE(DecodeRun(bytes.substr(0, bytes.size() - 1)).status().IsCorruption());
+  EXPECT_TRUE(DecodeRun(bytes + "x").status().IsCorruption());
 }
 
 class RecordableTest : public ::testing::Test {
