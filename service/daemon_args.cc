@@ -33,7 +33,8 @@ int ParseDaemonArgs(int argc, const char* const* argv, bool windows, DaemonArgs*
                  "events (at most once a minute) and on a clean stop, so that a restart "
                  "replays only the events after it; 0: never (default: 10000)");
   app.add_option("--max-running", args->max_running,
-                 "run at most this many runs at once (each is a process); further due runs "
+                 "run at most this many runs at once (each holds a shim process and its "
+                 "command); further due runs "
                  "are claimed and wait, recorded as started late, until one ends "
                  "(0: no limit; default: 1000)");
   app.add_option("--idle-shims", args->idle_shims,
