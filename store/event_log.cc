@@ -283,21 +283,32 @@ Result<std::unique_ptr<EventLog>> EventLog::Open(const std::string& dir, const O
   impl->actor.program = options.program;
   impl->actor.pid = os::CurrentPid();
   impl->actor.host = os::HostName();
-  try {
-    impl->env.set_max_dbs(4);
+  for (int attempt = 0;; ++attempt) {
     // Never ask for a map smaller than the file: on Windows, where the file is as large
     // as the map, that would try to truncate a file other processes have mapped.
     size_t map_size = options.initial_map_size;
     auto file_size = os::FileSize(dir + "/data.mdb");
     if (file_size.ok()) map_size = std::max<size_t>(map_size, *file_size);
-    impl->env.set_mapsize(map_size);
-    impl->env.open(dir.c_str(), MDB_NOTLS, 0600);
-    // A process killed inside a read transaction leaves a stale reader slot that pins
-    // old pages (the file then only grows); clear those of dead processes.
-    int dead = 0;
-    mdb_reader_check(impl->env, &dead);
-  } catch (const lmdb::error& e) {
-    return Translate(dir, e);
+    try {
+      impl->env.set_max_dbs(4);
+      impl->env.set_mapsize(map_size);
+      impl->env.open(dir.c_str(), MDB_NOTLS, 0600);
+      // A process killed inside a read transaction leaves a stale reader slot that pins
+      // old pages (the file then only grows); clear those of dead processes.
+      int dead = 0;
+      mdb_reader_check(impl->env, &dead);
+      break;
+    } catch (const lmdb::error& e) {
+      // Another process grew the map between the size read above and the open (seen
+      // under wine: "File has a user-mapped section"): again with the new size, on a
+      // new handle (a failed open leaves the old one unusable).
+      auto now_size = os::FileSize(dir + "/data.mdb");
+      if (attempt < 10 && now_size.ok() && *now_size > map_size) {
+        impl->env = lmdb::env::create();
+        continue;
+      }
+      return Translate(dir, e);
+    }
   }
   Impl* p = impl.get();
   Status st = p->Run(dir, 0, [&](Txn& txn) {
