@@ -100,6 +100,19 @@ Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache*
         batch->put_outputs.push_back({fin.run_id, e.end->output_record});
         handed.insert(fin.run_id);
       }
+      for (const auto& [id, why] : o.handed->failures) {
+        const RunRecord* r = s.FindRun(id);
+        if (!r || r->status != RunStatus::kScheduled) continue;
+        planner.Ending(*r);
+        RunFinished fin;
+        fin.run_id = id;
+        fin.job = r->job;
+        fin.ended_at_us = o.now_us;  // started_at 0: the command never started
+        fin.outcome = RunOutcome::kFailed;
+        fin.reason = why;
+        batch->events.push_back(std::move(fin));
+        handed.insert(id);
+      }
       for (HandedStart& h : o.handed->starts) {
         const RunRecord* r = s.FindRun(h.run_id);
         const JobState* job = r ? s.FindJob(r->job) : nullptr;

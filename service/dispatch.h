@@ -65,7 +65,10 @@ struct HandedEnd {
 struct HandedRuns {
   std::vector<HandedStart> starts;
   std::vector<HandedEnd> ends;
-  bool empty() const { return starts.empty() && ends.empty(); }
+  // Claimed runs that cannot start (run -> why): recorded as failed, never started,
+  // if still claimed.
+  std::map<uint64_t, std::string> failures;
+  bool empty() const { return starts.empty() && ends.empty() && failures.empty(); }
 };
 
 struct PassOptions {

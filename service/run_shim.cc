@@ -336,7 +336,14 @@ int RunShimWorker(const ShimOptions& options, os::Channel* channel) {
   auto next = [&]() -> std::optional<handoff::Message> {
     Watching watching(w, channel->handle());
     for (;;) {
-      if (lock.empty() && w->shutdown_requested()) return std::nullopt;
+      if (lock.empty() && w->shutdown_requested()) {
+        // Asked to stop while idle: a run already sent is still taken (and recorded
+        // as stopped before its command started); then the shim leaves.
+        (void)channel->Receive(&inbox);
+        auto m = handoff::TakeFrame(&inbox);
+        if (m.ok() && *m) return std::move(**m);
+        return std::nullopt;
+      }
       auto m = handoff::TakeFrame(&inbox);
       if (!m.ok()) {
         Log(run_id, m.status().ToString());
@@ -357,10 +364,8 @@ int RunShimWorker(const ShimOptions& options, os::Channel* channel) {
       if (!got.ok() || !*got) ended = true;
     }
   };
-  // Without the service: the log, from the snapshot (as a shim started as a program),
-  // the lock kept fresh around the fold. The runs after the snapshot are all kept:
-  // the service may have recorded this run's end just before it went (the snapshot's
-  // own bound keeps no finished run, and a forgotten run's end would pass again).
+  // Without the service: the log, from the snapshot (as a shim started as a program,
+  // keeping its bound: no finished runs), the lock kept fresh around the fold.
   std::unique_ptr<store::EventLog> log;
   State state;
   auto open_log = [&]() -> Status {
@@ -374,14 +379,14 @@ int RunShimWorker(const ShimOptions& options, os::Channel* channel) {
       log = std::move(opened).value();
       auto snap = LoadStateSnapshot(log.get());
       if (snap.ok() && *snap) state = std::move(**snap);
-      state.finished_runs_per_job = State::kKeepAllRuns;
     }
     Status st = log->CatchUp(&state);
     if (!lock.empty()) (void)os::TouchFile(lock);
     return st;
   };
-  // Whether the log has the end of run `run_id` (which a bounded snapshot may have
-  // forgotten): read from the run's own event on.
+  // Whether the log has the end of run `run_id`: the service may have recorded it just
+  // before it went, and a bounded state forgets a finished run (whose end would then
+  // pass again): read from the run's own event on.
   auto end_recorded = [&](uint64_t id) -> Result<bool> {
     if (const RunRecord* r = state.FindRun(id)) {
       return !(r->status == RunStatus::kRunning ||
@@ -399,8 +404,7 @@ int RunShimWorker(const ShimOptions& options, os::Channel* channel) {
   for (;;) {
     lock.clear();
     run_id = 0;
-    // A shim asked to stop (SIGTERM) stopped the run it carried; it takes no other.
-    if (w->shutdown_requested()) return 0;
+    // A shim asked to stop (SIGTERM) takes no new run (next() says so).
     auto order_msg = next();
     if (!order_msg) return 0;  // the service closed the stream: an idle shim leaves
     if (order_msg->type != handoff::Msg::kRun) {

@@ -176,16 +176,20 @@ class Service {
     auto appended = SchedulePass(log_.get(), &state_, &schedules_, o);
     if (!appended.ok()) {
       spdlog::error("scheduling pass failed: {}", appended.status().ToString());
-      if (appended.status().IsCorruption() && o.handed && !o.handed->empty()) {
+      // (InvalidArgument: the fold refused an event of the batch.)
+      if (appended.status().IsInvalidArgument() && o.handed && !o.handed->empty()) {
         // The fold refused the batch: what the shims handed over would be refused
-        // again in every pass. They are left to themselves (each reads the log).
+        // again in every pass. They are left to themselves (each reads the log); runs
+        // that could not start are tried again.
+        failed_starts_.clear();
         for (const HandedStart& h : o.handed->starts) {
           auto it = shims_.find(h.pid);
           if (it != shims_.end()) CloseChannel(&it->second);
         }
         for (const HandedEnd& e : o.handed->ends) {
-          orphan_ends_.erase(e.end->fin.run_id);
-          auto r = run_to_shim_.find(e.end->fin.run_id);
+          const uint64_t run = e.end->fin.run_id;
+          orphan_ends_.erase(run);
+          auto r = run_to_shim_.find(run);
           if (r == run_to_shim_.end()) continue;
           Shim& shim = shims_.at(r->second);
           shim.end.reset();
@@ -359,6 +363,7 @@ class Service {
     size_t waiting = 0;
     for (uint64_t run : RunsToStart(state_)) {
       if (run_to_shim_.count(run)) continue;  // already handed, RunStarted not seen yet
+      if (failed_starts_.count(run)) continue;  // recorded as failed in the next pass
       if (options_.max_running != 0 && run_to_shim_.size() >= options_.max_running) {
         ++waiting;  // starts when a run ends (its end wakes the loop)
         continue;
@@ -399,6 +404,9 @@ class Service {
   // definition read here, the lock file created here. The shim keeps the lock fresh
   // and waits for the word that its RunStarted is durable. NotSupported without
   // channels.
+  // A failure that is the run's own (its definition cannot be read, its lock file
+  // cannot be created) has the run recorded as failed, saying why, in the next pass;
+  // others (no shim could be started) leave it claimed, tried again at the next wake.
   Status HandRun(uint64_t run) {
     const RunRecord* r = state_.FindRun(run);
     const JobState* job = r ? state_.FindJob(r->job) : nullptr;
@@ -407,14 +415,20 @@ class Service {
     order.run_id = run;
     order.scheduled_for_us = r->scheduled_for_us;
     auto spec = ReadJobSpec(log_.get(), r->job, *job);
-    if (!spec.ok()) return spec.status();
+    if (!spec.ok()) {
+      failed_starts_[run] = "cannot read the job's definition: " + spec.status().message();
+      return spec.status();
+    }
     order.spec = std::move(spec).value();
     // Where there are no channels, nothing more is done here (the shim program).
     Shim* shim = IdleShim();
     if (!shim) CG_RETURN_IF_ERROR(StartShimWithChannel(&shim));
     auto lock = os::CreateLockFile(options_.data_dir + "/locks",
                                    "run" + std::to_string(run) + "-");
-    if (!lock.ok()) return lock.status();  // the new shim stays idle
+    if (!lock.ok()) {  // the new shim stays idle
+      failed_starts_[run] = "cannot take the run's lock file: " + lock.status().message();
+      return lock.status();
+    }
     order.lock_file = *lock;
     Status st = shim->channel->Send(handoff::Frame(handoff::Msg::kRun, handoff::EncodeRun(order)));
     if (!st.ok()) {
@@ -515,11 +529,12 @@ class Service {
       Shim& shim = shims_.at(c->second);
       auto got = shim.channel->Receive(&shim.inbox);
       bool broken = !got.ok() || !*got;
+      bool garbled = false;  // the shim is alive but not to be trusted
       for (;;) {
         auto m = handoff::TakeFrame(&shim.inbox);
         if (!m.ok()) {
           spdlog::error("run {}: its shim pid {}: {}", shim.run, shim.pid, m.status().ToString());
-          broken = true;  // nothing more is read from it: it records its run alone
+          broken = garbled = true;  // nothing more is read from it: it records its run alone
           break;
         }
         if (!*m) break;
@@ -528,18 +543,21 @@ class Service {
         if (!end.ok() || end->fin.run_id != shim.run) {
           spdlog::error("run {}: its shim pid {} handed over an end that is not its run's: {}",
                         shim.run, shim.pid, end.ok() ? "another run" : end.status().ToString());
-          broken = true;
+          broken = garbled = true;
           break;
         }
         shim.end = std::move(end).value();
         if (shim.end->leaving) shim.retiring = true;
       }
+      // An end from a shim whose stream ended (it went) is recorded; one from a shim
+      // left to itself is not (it records its end alone: never both).
+      if (garbled) shim.end.reset();
       if (broken) CloseChannel(&shim);
     }
   }
 
   bool HandoffPending() const {
-    if (!orphan_ends_.empty()) return true;
+    if (!orphan_ends_.empty() || !failed_starts_.empty()) return true;
     for (const auto& [pid, shim] : shims_) {
       if (shim.start_pending || shim.end) return true;
     }
@@ -551,6 +569,7 @@ class Service {
   HandedRuns Handed(bool starts) {
     HandedRuns h;
     for (const auto& [run, orphan] : orphan_ends_) h.ends.push_back({&orphan.end});
+    h.failures = failed_starts_;
     for (const auto& [pid, shim] : shims_) {
       if (shim.end) h.ends.push_back({&*shim.end});
       if (starts && shim.start_pending) {
@@ -567,6 +586,7 @@ class Service {
 
   // After the pass that recorded them: tells each shim (go, no, or the end is durable).
   void Answer(const HandedRuns& h) {
+    for (const auto& [run, why] : h.failures) failed_starts_.erase(run);
     for (const HandedStart& s : h.starts) {
       Shim& shim = shims_.at(s.pid);
       shim.start_pending = false;
@@ -585,8 +605,8 @@ class Service {
     for (const HandedEnd& e : h.ends) {
       const uint64_t run = e.end->fin.run_id;
       auto orphan = orphan_ends_.find(run);
-      if (orphan != orphan_ends_.end()) {  // its shim is gone
-        if (e.recorded) (void)os::RemoveFile(orphan->second.lock_file);
+      if (orphan != orphan_ends_.end()) {  // its shim is gone: the lock marks nothing
+        (void)os::RemoveFile(orphan->second.lock_file);
         orphan_ends_.erase(orphan);
         continue;
       }
@@ -623,6 +643,9 @@ class Service {
   }
 
   void StopReplaced() {
+    for (auto it = stopped_.begin(); it != stopped_.end();) {  // ended meanwhile
+      it = state_.active_runs.count(*it) ? std::next(it) : stopped_.erase(it);
+    }
     for (uint64_t run : RunsToReplace(state_)) {
       if (stopped_.count(run)) continue;
       const RunRecord* r = state_.FindRun(run);
@@ -655,6 +678,7 @@ class Service {
     std::string lock_file;
   };
   std::map<uint64_t, OrphanEnd> orphan_ends_;
+  std::map<uint64_t, std::string> failed_starts_;  // run -> why it cannot start
   std::set<uint64_t> stopped_;
   const std::set<std::string> no_jobs_;
   size_t last_waiting_logged_ = 0;  // runs held back by --max-running, last logged

@@ -476,6 +476,30 @@ TEST_F(ServiceTest, AShimAskedToStopTakesNoFurtherRun) {
   ExpectVerified();
 }
 
+// A run the service cannot hand to a shim for a reason of its own (here its lock file
+// cannot be created) is recorded as failed, saying why, not left waiting.
+TEST_F(ServiceTest, ARunWhoseLockCannotBeCreatedFailsSayingWhy) {
+  Ok({"job", "add", "x", "--schedule", "@yearly", "--", "/bin/true"});
+  StartService();
+  const std::string locks = data_ + "/locks";
+  std::filesystem::remove_all(locks);
+  { std::ofstream(locks) << "not a directory"; }
+  RunOutput run = Tool({"run", "x", "--wait"});
+  EXPECT_NE(run.exit_code, 0);
+  json runs = Runs("x");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["status"], "failed") << runs.dump();
+  EXPECT_NE(runs[0]["reason"].get<std::string>().find("lock file"), std::string::npos)
+      << runs.dump();
+  // Once the directory is back, runs run again.
+  std::filesystem::remove(locks);
+  std::filesystem::create_directory(locks);
+  std::filesystem::permissions(locks, std::filesystem::perms::owner_all);
+  EXPECT_EQ(Tool({"run", "x", "--wait"}).exit_code, 0);
+  StopService();
+  ExpectVerified();
+}
+
 TEST_F(ServiceTest, ADisabledJobDoesNotKeepTheServiceBusy) {
   // A disabled job's slots are decided when they come; waking for them early (as for
   // an idle enabled job) found nothing to do and spun until the slot.
