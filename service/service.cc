@@ -403,10 +403,10 @@ class Service {
   // Hands claimed run `run` to an idle shim, or to a new one (handoff.h): the job's
   // definition read here, the lock file created here. The shim keeps the lock fresh
   // and waits for the word that its RunStarted is durable. NotSupported without
-  // channels.
-  // A failure that is the run's own (its definition cannot be read, its lock file
-  // cannot be created) has the run recorded as failed, saying why, in the next pass;
-  // others (no shim could be started) leave it claimed, tried again at the next wake.
+  // channels (the caller then starts a shim program for the run). A failure that is
+  // the run's own (its definition cannot be read, its lock file cannot be created)
+  // has the run recorded as failed, saying why, in the next pass; others (no shim
+  // could be started) leave it claimed, tried again at the next wake.
   Status HandRun(uint64_t run) {
     const RunRecord* r = state_.FindRun(run);
     const JobState* job = r ? state_.FindJob(r->job) : nullptr;
@@ -420,7 +420,6 @@ class Service {
       return spec.status();
     }
     order.spec = std::move(spec).value();
-    // Where there are no channels, nothing more is done here (the shim program).
     Shim* shim = IdleShim();
     if (!shim) CG_RETURN_IF_ERROR(StartShimWithChannel(&shim));
     auto lock = os::CreateLockFile(options_.data_dir + "/locks",
