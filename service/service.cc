@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <queue>
@@ -60,6 +61,7 @@ class Service {
         ServiceStarted{os::CurrentPid(), os::HostName(), CHRONOGRAPH_VERSION});
     start.due_jobs = &no_jobs_;  // reconcile only; scheduling starts below
     if (!Pass(std::move(start))) return 1;
+    SweepLockFiles();
     RescheduleAll();
     StartRuns();
     notifier_->Ready("scheduling " + std::to_string(state_.jobs.size()) + " jobs");
@@ -199,6 +201,31 @@ class Service {
       return false;
     }
     return true;
+  }
+
+  // Removes the lock files no run holds: no active run names them and they have not
+  // been refreshed within the lock timeout (a service killed between creating a run's
+  // lock file and handing the run over leaves one). A fresh one may be a shim's about
+  // to record its RunStarted; it is left.
+  void SweepLockFiles() {
+    std::set<std::string> held;
+    for (const RunRecord* r : state_.ActiveRuns()) held.insert(r->lock_file);
+    const int64_t now = NowMicros();
+    size_t removed = 0;
+    std::error_code ec;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(options_.data_dir + "/locks", ec)) {
+      const std::string name = entry.path().filename().string();
+      const std::string path = options_.data_dir + "/locks/" + name;
+      if (name.rfind("run", 0) != 0 || name.size() < 5 ||
+          name.compare(name.size() - 5, 5, ".lock") != 0 || held.count(path)) {
+        continue;
+      }
+      auto mtime = os::FileMtimeMicros(path);
+      if (!mtime.ok() || now - *mtime <= options_.lock_timeout_us) continue;
+      if (os::RemoveFile(path).ok()) ++removed;
+    }
+    if (removed > 0) spdlog::info("removed {} lock files no run holds", removed);
   }
 
   // Starts from the snapshot in meta when there is a usable one (it is only a cache:

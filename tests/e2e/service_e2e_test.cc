@@ -500,6 +500,28 @@ TEST_F(ServiceTest, ARunWhoseLockCannotBeCreatedFailsSayingWhy) {
   ExpectVerified();
 }
 
+// A lock file no run holds (left by a service killed between creating it and handing
+// the run over) is removed at start once stale; a fresh one is left.
+TEST_F(ServiceTest, StaleLockFilesNoRunHoldsAreSweptAtStart) {
+  Ok({"job", "add", "x", "--schedule", "@yearly", "--", "/bin/true"});
+  const std::string locks = data_ + "/locks";
+  std::filesystem::create_directories(locks);
+  std::filesystem::permissions(locks, std::filesystem::perms::owner_all);
+  const std::string stale = locks + "/run999-stale.lock", fresh = locks + "/run998-fresh.lock",
+                    other = locks + "/notes.txt";
+  for (const auto& f : {stale, fresh, other}) std::ofstream(f) << "";
+  std::filesystem::last_write_time(stale, std::filesystem::file_time_type::clock::now() -
+                                              std::chrono::minutes(5));
+  std::filesystem::last_write_time(other, std::filesystem::file_time_type::clock::now() -
+                                              std::chrono::minutes(5));
+  StartService({"--lock-timeout", "10"});
+  ASSERT_EQ(Tool({"run", "x", "--wait"}).exit_code, 0);
+  StopService();
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  EXPECT_TRUE(std::filesystem::exists(fresh)) << "fresh: perhaps a shim's about to start";
+  EXPECT_TRUE(std::filesystem::exists(other)) << "not a lock file";
+}
+
 TEST_F(ServiceTest, ADisabledJobDoesNotKeepTheServiceBusy) {
   // A disabled job's slots are decided when they come; waking for them early (as for
   // an idle enabled job) found nothing to do and spun until the slot.
