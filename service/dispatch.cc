@@ -80,6 +80,16 @@ std::string DeadReason(const RunRecord& run, const PassOptions& o) {
 
 }  // namespace
 
+RunFinished FailedBeforeStart(const RunRecord& run, int64_t now_us, std::string reason) {
+  RunFinished fin;
+  fin.run_id = run.id;
+  fin.job = run.job;
+  fin.ended_at_us = now_us;  // started_at 0: the command never started
+  fin.outcome = RunOutcome::kFailed;
+  fin.reason = std::move(reason);
+  return fin;
+}
+
 Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache* schedules,
                               const PassOptions& o) {
   const std::string host = os::HostName();
@@ -89,7 +99,7 @@ Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache*
     dead_locks.clear();
     for (const auto& e : o.extra_events) batch->events.push_back(e);
     Planner planner(s, o.plan);
-    std::set<uint64_t> handed;  // runs whose start or end is recorded here
+    std::set<uint64_t> handed;  // runs whose start or end is recorded here (not judged dead)
     if (o.handed) {
       for (HandedEnd& e : o.handed->ends) {
         const RunFinished& fin = e.end->fin;
@@ -104,13 +114,7 @@ Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache*
         const RunRecord* r = s.FindRun(id);
         if (!r || r->status != RunStatus::kScheduled) continue;
         planner.Ending(*r);
-        RunFinished fin;
-        fin.run_id = id;
-        fin.job = r->job;
-        fin.ended_at_us = o.now_us;  // started_at 0: the command never started
-        fin.outcome = RunOutcome::kFailed;
-        fin.reason = why;
-        batch->events.push_back(std::move(fin));
+        batch->events.push_back(FailedBeforeStart(*r, o.now_us, why));
         handed.insert(id);
       }
       for (HandedStart& h : o.handed->starts) {
@@ -131,7 +135,7 @@ Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache*
     for (const RunRecord* run : s.ActiveRuns()) {
       bool here = run->status == RunStatus::kScheduled || run->host == host;
       if (!here) continue;  // another host's run: that host's service judges it
-      if (handed.count(run->id)) continue;  // its shim is alive and answering
+      if (handed.count(run->id)) continue;
       std::string why = DeadReason(*run, o);
       if (why.empty() && std::count(orphans.begin(), orphans.end(), run->id)) {
         why = "its job was removed before it started";

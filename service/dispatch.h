@@ -96,6 +96,10 @@ struct PassOptions {
   PlanOptions plan;
 };
 
+// The end of claimed run `run` that failed before its command started (started_at 0),
+// saying why. The fold accepts it for a run that has not started.
+RunFinished FailedBeforeStart(const RunRecord& run, int64_t now_us, std::string reason);
+
 // Runs the pass; *state is current afterwards. Returns the number of events appended.
 Result<uint64_t> SchedulePass(store::EventLog* log, State* state, ScheduleCache* schedules,
                               const PassOptions& options);

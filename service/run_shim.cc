@@ -242,13 +242,8 @@ int RunShim(const ShimOptions& options) {
     (void)(*log)->Transact(&state, [&](const State& s, store::Batch* batch) {
       const RunRecord* r = s.FindRun(run_id);
       if (!r || r->status != RunStatus::kScheduled) return Status::OK();
-      RunFinished fin;
-      fin.run_id = run_id;
-      fin.job = r->job;
-      fin.ended_at_us = NowMicros();  // started_at 0: the command never started
-      fin.outcome = RunOutcome::kFailed;
-      fin.reason = "cannot take the run's lock file: " + lock.status().message();
-      batch->events.push_back(fin);
+      batch->events.push_back(FailedBeforeStart(
+          *r, NowMicros(), "cannot take the run's lock file: " + lock.status().message()));
       return Status::OK();
     });
     return 1;
@@ -388,10 +383,7 @@ int RunShimWorker(const ShimOptions& options, os::Channel* channel) {
   // before it went, and a bounded state forgets a finished run (whose end would then
   // pass again): read from the run's own event on.
   auto end_recorded = [&](uint64_t id) -> Result<bool> {
-    if (const RunRecord* r = state.FindRun(id)) {
-      return !(r->status == RunStatus::kRunning ||
-               (r->status == RunStatus::kAbandoned && !r->finished_late));
-    }
+    if (state.FindRun(id)) return !handoff::EndIsRecordable(state, id);
     bool found = false;
     CG_RETURN_IF_ERROR(log->Scan(id, state.last_seq, [&](const Event& e) {
       const auto* fin = std::get_if<RunFinished>(&e.payload);

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -313,11 +312,6 @@ class SocketChannel final : public Channel {
     while (!bytes.empty()) {
       ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EAGAIN) {
-        struct pollfd p = {fd_, POLLOUT, 0};
-        (void)poll(&p, 1, 1000);
-        continue;
-      }
       if (n < 0) return PosixError("cannot send to the channel", errno);
       bytes.remove_prefix(static_cast<size_t>(n));
     }
