@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
     if (!log->CatchUp(&st).ok()) Die("catch up");
     running = ended = 0;
     shims.clear();
-    for (const auto& [id, run] : st.runs) {
+    for (const cg::RunRecord& run : st.runs) {
       if (run.status == cg::RunStatus::kRunning) {
         ++running;
         shims.push_back(static_cast<long>(run.pid));
@@ -187,7 +187,7 @@ int main(int argc, char** argv) {
   int rc = bench::StopChild(svc, 60);
   if (!log->CatchUp(&st).ok()) Die("catch up");
   long stopped = 0, abandoned = 0;
-  for (const auto& [id, run] : st.runs) {
+  for (const cg::RunRecord& run : st.runs) {
     if (run.status == cg::RunStatus::kStopped) ++stopped;
     if (run.status == cg::RunStatus::kAbandoned) ++abandoned;
   }

@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     if (!log->CatchUp(&st).ok()) return 1;
     std::set<std::string> busy;
     for (auto& [seq, req] : st.pending_requests) busy.insert(req.job);
-    for (uint64_t id : st.active_runs) busy.insert(st.runs[id].job);
+    for (uint64_t id : st.active_runs) busy.insert(st.runs.Find(id)->job);
     if (now >= t1) {
       if (busy.empty() || now > t1 + 15000000) break;
     } else {

@@ -43,27 +43,16 @@ const JobState* State::FindJob(const std::string& name) const {
   return it == jobs.end() ? nullptr : &it->second;
 }
 
-const RunRecord* State::FindRun(uint64_t id) const {
-  // A run is mostly named soon after its claim (started, finished): look among the
-  // newest first, which are in cache, before walking the whole tree.
-  auto it = runs.end();
-  for (int i = 0; i < 8 && it != runs.begin(); ++i) {
-    --it;
-    if (it->first == id) return &it->second;
-    if (it->first < id) return nullptr;  // below the newest runs and not among them
-  }
-  it = runs.find(id);
-  return it == runs.end() ? nullptr : &it->second;
-}
+const RunRecord* State::FindRun(uint64_t id) const { return runs.Find(id); }
 
 bool State::MayHaveForgotten(uint64_t id) const {
   return finished_runs_per_job != kKeepAllRuns && forgotten_runs > 0 && id <= last_seq &&
-         !runs.count(id);
+         !runs.contains(id);
 }
 
 std::vector<const RunRecord*> State::ActiveRuns() const {
   std::vector<const RunRecord*> out;
-  for (uint64_t id : active_runs) out.push_back(&runs.at(id));
+  for (uint64_t id : active_runs) out.push_back(runs.Find(id));
   return out;
 }
 
@@ -115,7 +104,7 @@ class Folder {
   Status operator()(const JobRemoved& p) {
     if (!Job(p.job)) return Bad("JobRemoved for unknown job '" + p.job + "'");
     // Under a bound, the finished runs of a removed job go at once.
-    for (uint64_t id : Job(p.job)->kept_finished_runs) s_.runs.erase(id);
+    for (uint64_t id : Job(p.job)->kept_finished_runs) s_.runs.Erase(id);
     s_.forgotten_runs += Job(p.job)->kept_finished_runs.size();
     s_.jobs.erase(p.job);
     Touch(p.job);
@@ -241,7 +230,8 @@ class Folder {
     r->signal = p.signal;
     r->stdout_bytes = p.stdout_bytes;
     r->stderr_bytes = p.stderr_bytes;
-    r->output_digest = p.output_digest;
+    r->output_digest.Assign(p.output_digest);
+    std::string().swap(r->lock_file);  // the shim removed it; RunStarted names it
     Touch(r->job);
     if (!late) Retire(r->id, r->job);
     return Status::OK();
@@ -255,6 +245,7 @@ class Folder {
     }
     r->status = RunStatus::kAbandoned;
     r->reason = p.reason;
+    std::string().swap(r->lock_file);
     s_.active_runs.erase(p.run_id);
     Touch(r->job);
     Retire(r->id, r->job);
@@ -322,10 +313,9 @@ class Folder {
   void Touch(const std::string& job) {
     if (s_.track_touched) s_.touched_jobs.insert(job);
   }
-  // The run whose id is this event's sequence number: after every run kept (ids grow).
-  RunRecord& NewRun() {
-    return s_.runs.emplace_hint(s_.runs.end(), e_.seq, RunRecord())->second;
-  }
+  // The run whose id is this event's sequence number: after every run kept (Apply
+  // takes events in sequence order, so none has an id as large).
+  RunRecord& NewRun() { return *s_.runs.Append(e_.seq); }
   RunRecord* Run(uint64_t id) { return const_cast<RunRecord*>(s_.FindRun(id)); }
   // Run `id` of `job` has finished: under a bound, the job's oldest finished runs
   // beyond it are dropped.
@@ -333,14 +323,14 @@ class Folder {
     if (s_.finished_runs_per_job == State::kKeepAllRuns) return;
     JobState* j = Job(job);
     if (!j || s_.finished_runs_per_job == 0) {  // a run of a removed job, or none kept
-      s_.runs.erase(id);
+      s_.runs.Erase(id);
       ++s_.forgotten_runs;
       return;
     }
     std::vector<uint64_t>& kept = j->kept_finished_runs;
     kept.push_back(id);
     if (kept.size() > s_.finished_runs_per_job) {
-      s_.runs.erase(kept.front());
+      s_.runs.Erase(kept.front());
       kept.erase(kept.begin());
       ++s_.forgotten_runs;
     }

@@ -13,51 +13,13 @@
 #include <vector>
 
 #include "service/events.h"
+#include "service/run_table.h"
 #include "service/status.h"
 
 namespace cg {
 
-enum class RunStatus : uint8_t {
-  kScheduled,  // slot claimed, not started yet
-  kRunning,
-  kSucceeded,
-  kFailed,
-  kTimedOut,
-  kStopped,    // stopped by `replace` or shutdown of a run-now
-  kAbandoned,  // its run shim went away without finishing
-  kSkipped,    // a slot that was not run; `reason` says why
-};
 const char* RunStatusName(RunStatus s);
 Result<RunStatus> ParseRunStatus(std::string_view s);
-
-struct RunRecord {
-  uint64_t id = 0;  // sequence number of its RunScheduled (or RunSkipped) event
-  std::string job;
-  // defined_seq of the job when the run was claimed: a job removed and defined again
-  // under the same name is another job, whose runs these are not.
-  uint64_t job_seq = 0;
-  int64_t scheduled_for_us = 0;
-  Trigger trigger = Trigger::kSchedule;
-  uint64_t request_seq = 0;
-  uint8_t dst_adjust = 0;
-  RunStatus status = RunStatus::kScheduled;
-  int64_t claimed_at_us = 0;
-  int64_t started_at_us = 0;
-  int64_t ended_at_us = 0;
-  int32_t exit_code = -1;
-  int32_t signal = 0;
-  std::string reason;
-  std::string host;
-  int64_t pid = 0;
-  std::string lock_file;
-  uint64_t stdout_bytes = 0;
-  uint64_t stderr_bytes = 0;
-  std::string output_digest;
-  bool output_purged = false;
-  // A RunFinished that arrived after the run was marked abandoned: kept for the
-  // record, without reviving the run.
-  bool finished_late = false;
-};
 
 struct JobState {
   // What the scheduler reads of the job's definition, kept for every job.
@@ -112,7 +74,7 @@ struct State {
   uint64_t events = 0;
   uint64_t ignored_events = 0;  // unknown types with the safe-to-ignore bit
   std::map<std::string, JobState> jobs;
-  std::map<uint64_t, RunRecord> runs;
+  RunTable runs;
   // Ids of the runs that are scheduled or running (an index into `runs`).
   std::set<uint64_t> active_runs;
   // RunRequested events not yet answered by a RunScheduled/RunSkipped, by sequence.

@@ -13,6 +13,18 @@ namespace cg {
 
 // Non-intrusive cereal functions for the fold's types (the events have their own).
 template <class A>
+void save(A& ar, const HexDigest& d) {
+  ar(d.str());
+}
+
+template <class A>
+void load(A& ar, HexDigest& d) {
+  std::string text;
+  ar(text);
+  d.Assign(text);
+}
+
+template <class A>
 void serialize(A& ar, RunRecord& r) {
   ar(r.id, r.job, r.job_seq, r.scheduled_for_us, r.trigger, r.request_seq, r.dst_adjust,
      r.status, r.claimed_at_us, r.started_at_us, r.ended_at_us, r.exit_code, r.signal,
@@ -40,6 +52,26 @@ void load(A& ar, JobState& j) {
   }
   ar(j.defined_seq, j.defined_at_us, j.changed_at_us, j.schedule_anchor_us, j.last_run_id,
      j.last_slot_us, j.disabled_skip_recorded, j.kept_finished_runs);
+}
+
+// The runs in id order, each with its id (as they are appended again when loaded).
+template <class A>
+void save(A& ar, const RunTable& t) {
+  ar(cereal::make_size_tag(static_cast<cereal::size_type>(t.size())));
+  for (const RunRecord& r : t) ar(r);
+}
+
+template <class A>
+void load(A& ar, RunTable& t) {
+  cereal::size_type n = 0;
+  ar(cereal::make_size_tag(n));
+  for (cereal::size_type i = 0; i < n; ++i) {
+    RunRecord r;
+    ar(r);
+    RunRecord* slot = t.Append(r.id);
+    if (!slot) throw cereal::Exception("run " + std::to_string(r.id) + " out of order");
+    *slot = std::move(r);
+  }
 }
 
 template <class A>

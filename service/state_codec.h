@@ -14,7 +14,8 @@
 namespace cg {
 
 // Bumped whenever State's fields change; a snapshot of another version is not used.
-constexpr uint32_t kStateSnapshotVersion = 2;  // 2: jobs without their whole spec
+// 2: jobs without their whole spec; 3: runs in id order without a map's keys.
+constexpr uint32_t kStateSnapshotVersion = 3;
 
 // Everything the fold produced (not touched_jobs, which is not part of the record).
 std::string EncodeStateSnapshot(const State& state);

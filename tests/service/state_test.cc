@@ -196,17 +196,22 @@ TEST_F(FoldTest, RunLifecycle) {
   EXPECT_EQ(state_.FindRun(run)->status, RunStatus::kScheduled);
   ASSERT_TRUE(Push(RunStarted{run, "a", 5000, 6000, 42, "host", "/locks/x"}).ok());
   EXPECT_EQ(state_.ActiveRuns().size(), 1u);
+  EXPECT_EQ(state_.FindRun(run)->lock_file, "/locks/x");
+  EXPECT_EQ(state_.FindRun(run)->host, "host");
   RunFinished fin;
   fin.run_id = run;
   fin.job = "a";
   fin.outcome = RunOutcome::kFailed;
   fin.exit_code = 3;
   fin.ended_at_us = 9000;
+  fin.output_digest = std::string(64, 'e');
   ASSERT_TRUE(Push(fin).ok());
   const RunRecord* r = state_.FindRun(run);
   EXPECT_EQ(r->status, RunStatus::kFailed);
   EXPECT_EQ(r->exit_code, 3);
   EXPECT_EQ(r->pid, 42);
+  EXPECT_EQ(r->output_digest.str(), std::string(64, 'e'));
+  EXPECT_EQ(r->lock_file, "") << "an ended run holds no lock file (RunStarted names it)";
   EXPECT_TRUE(state_.ActiveRuns().empty());
   EXPECT_TRUE(Push(fin).IsCorruption()) << "finished twice";
   // A request answered twice is refused.
@@ -218,6 +223,7 @@ TEST_F(FoldTest, LateFinishAfterAbandonDoesNotReviveTheRun) {
   ASSERT_TRUE(Push(RunScheduled{"a", 5000, Trigger::kSchedule, 0, 0}).ok());
   ASSERT_TRUE(Push(RunStarted{2, "a", 5000, 6000, 42, "h", "/l"}).ok());
   ASSERT_TRUE(Push(RunAbandoned{2, "a", "lock file stale", 7000}).ok());
+  EXPECT_EQ(state_.FindRun(2)->lock_file, "");
   RunFinished fin;
   fin.run_id = 2;
   fin.job = "a";

@@ -106,7 +106,7 @@ json RunJson(const RunRecord& r) {
       {"lock_file", r.lock_file.empty() ? json(nullptr) : json(r.lock_file)},
       {"stdout_bytes", r.stdout_bytes},
       {"stderr_bytes", r.stderr_bytes},
-      {"output_digest", r.output_digest.empty() ? json(nullptr) : json(r.output_digest)},
+      {"output_digest", r.output_digest.empty() ? json(nullptr) : json(r.output_digest.str())},
       {"output_purged", r.output_purged},
       {"finished_late", r.finished_late},
   };

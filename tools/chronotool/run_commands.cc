@@ -57,12 +57,12 @@ int PrintOutput(Context& ctx, store::EventLog* log, const RunRecord& run, bool w
   if (!blob.ok()) return Fail(ctx, blob.status());
   if (!blob->has_value()) {
     ctx.err << "chronotool: run " << run.id << " has no stored output"
-            << (run.output_purged ? " (purged; digest " + run.output_digest + ")" : "") << "\n";
+            << (run.output_purged ? " (purged; digest " + run.output_digest.str() + ")" : "") << "\n";
     return kExitProblem;
   }
   auto record = store::DecodeOutputRecord(**blob);
   if (!record.ok()) return Fail(ctx, record.status().WithContext("run " + std::to_string(run.id)));
-  if (store::OutputDigest(**blob) != run.output_digest) {
+  if (run.output_digest != store::OutputDigest(**blob)) {
     ctx.err << "chronotool: warning: run " << run.id
             << ": stored output does not match the digest recorded in the log\n";
   }
@@ -109,8 +109,8 @@ int RunNow(Context& ctx, const std::string& name, bool wait) {
     Status st = log->CatchUp(&state);
     if (!st.ok()) return Fail(ctx, st);
     const RunRecord* answer = nullptr;
-    for (auto it = state.runs.rbegin(); it != state.runs.rend() && it->first > *seq; ++it) {
-      if (it->second.request_seq == *seq) answer = &it->second;
+    for (auto it = state.runs.rbegin(); it != state.runs.rend() && it->id > *seq; ++it) {
+      if (it->request_seq == *seq) answer = &*it;
     }
     if (answer && answer->status == RunStatus::kSkipped) {
       ctx.err << "chronotool: the run was not started: " << answer->reason << "\n";
@@ -205,7 +205,7 @@ int Runs(Context& ctx, const std::string& job, const std::string& status_text,
   if (!st.ok()) return Fail(ctx, st);
   std::vector<const RunRecord*> runs;
   for (auto it = state.runs.rbegin(); it != state.runs.rend() && runs.size() < limit; ++it) {
-    const RunRecord& r = it->second;
+    const RunRecord& r = *it;
     if (!job.empty() && r.job != job) continue;
     if (status && r.status != *status) continue;
     if (std::max(r.scheduled_for_us, r.claimed_at_us) < since) continue;
@@ -271,10 +271,10 @@ int Clean(Context& ctx, const std::string& unit, int64_t n) {
   auto seq = (*log)->Transact(&state, [&](const State& s, store::Batch* batch) {
     OutputPurged p;
     p.older_than_us = older_than;
-    for (const auto& [id, r] : s.runs) {
+    for (const RunRecord& r : s.runs) {
       if (r.ended_at_us != 0 && r.ended_at_us < older_than && !r.output_purged &&
           !r.output_digest.empty()) {
-        p.run_ids.push_back(id);
+        p.run_ids.push_back(r.id);
       }
     }
     purged = p.run_ids;
