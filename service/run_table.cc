@@ -90,6 +90,7 @@ RunRecord* RunTable::Append(uint64_t id) {
   }
   Chunk& c = *chunks_.back();
   uint32_t slot = c.used++;
+  c.ids[slot] = id;
   c.live[slot] = true;
   ++c.live_count;
   ++size_;
@@ -108,16 +109,22 @@ bool RunTable::Locate(uint64_t id, size_t* chunk, uint32_t* slot) const {
         std::upper_bound(first_ids_.begin(), first_ids_.end(), id) - first_ids_.begin() - 1);
   }
   const Chunk& c = *chunks_[ci];
-  uint32_t lo = 0, hi = c.used;  // the first slot whose id is >= id
-  while (lo < hi) {
-    uint32_t mid = (lo + hi) / 2;
-    if (c.runs[mid].id < id) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
+  // The newest few slots first, then a binary search for the first id >= id.
+  uint32_t lo = 0, hi = c.used;
+  for (uint32_t n = 0; n < 8 && hi > lo && c.ids[hi - 1] >= id; ++n) --hi;
+  if (hi == lo || c.ids[hi - 1] >= id) {
+    while (lo < hi) {
+      uint32_t mid = (lo + hi) / 2;
+      if (c.ids[mid] < id) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
     }
+  } else {
+    lo = hi;  // ids[hi - 1] < id <= ids[hi]
   }
-  if (lo == c.used || c.runs[lo].id != id || !c.live[lo]) return false;
+  if (lo == c.used || c.ids[lo] != id || !c.live[lo]) return false;
   *chunk = ci;
   *slot = lo;
   return true;
@@ -135,9 +142,15 @@ void RunTable::Erase(uint64_t id) {
   uint32_t slot;
   if (!Locate(id, &ci, &slot)) return;
   Chunk& c = *chunks_[ci];
-  c.runs[slot] = RunRecord();
-  c.runs[slot].id = id;  // the hole keeps its id: the search reads it
-  c.live[slot] = false;
+  // Back to a default record (its strings keep their buffers for the slot's next run).
+  RunRecord& r = c.runs[slot];
+  static_cast<RunFacts&>(r) = RunFacts();
+  r.job.clear();
+  r.reason.clear();
+  r.host.clear();
+  r.lock_file.clear();
+  r.output_digest.Clear();
+  c.live[slot] = false;  // the hole keeps its id in `ids`: the search reads it
   --c.live_count;
   --size_;
   // An empty chunk goes once it is full (every chunk but the last one is): one still

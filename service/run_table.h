@@ -42,6 +42,10 @@ class HexDigest {
   HexDigest& operator=(HexDigest&&) noexcept = default;
 
   void Assign(std::string_view text);
+  void Clear() {
+    kind_ = Kind::kEmpty;
+    text_.reset();
+  }
   std::string str() const;
   bool empty() const { return kind_ == Kind::kEmpty; }
   bool operator==(std::string_view text) const;
@@ -54,7 +58,8 @@ class HexDigest {
   std::unique_ptr<std::string> text_;  // Kind::kText
 };
 
-struct RunRecord {
+// A run's fixed-size fields (RunRecord's base: reset in one assignment).
+struct RunFacts {
   uint64_t id = 0;  // sequence number of its RunScheduled (or RunSkipped) event
   // defined_seq of the job when the run was claimed: a job removed and defined again
   // under the same name is another job, whose runs these are not.
@@ -76,6 +81,9 @@ struct RunRecord {
   // A RunFinished that arrived after the run was marked abandoned: kept for the
   // record, without reviving the run.
   bool finished_late = false;
+};
+
+struct RunRecord : RunFacts {
   std::string job;
   std::string reason;
   std::string host;
@@ -124,6 +132,7 @@ class RunTable {
   static constexpr uint32_t kChunkRuns = 64;
   struct Chunk {
     std::array<RunRecord, kChunkRuns> runs;
+    std::array<uint64_t, kChunkRuns> ids{};  // runs[i].id, packed for the search
     std::array<bool, kChunkRuns> live{};
     uint32_t used = 0;  // slots appended to, live or erased since
     uint32_t live_count = 0;
