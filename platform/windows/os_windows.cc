@@ -336,6 +336,23 @@ Result<std::pair<std::unique_ptr<Channel>, std::unique_ptr<Channel>>> NewChannel
 
 std::unique_ptr<Channel> ChannelFromInherited() { return nullptr; }
 
+BOOL CreateProcessPatiently(const wchar_t* program, wchar_t* command_line, BOOL inherit,
+                            DWORD flags, void* environment, const wchar_t* cwd,
+                            STARTUPINFOW* startup, PROCESS_INFORMATION* info) {
+  for (int attempt = 0;; ++attempt) {
+    if (CreateProcessW(program, command_line, nullptr, nullptr, inherit, flags, environment,
+                       cwd, startup, info)) {
+      return TRUE;
+    }
+    const DWORD error = GetLastError();
+    if (attempt == 2 || (error != ERROR_INTERNAL_ERROR && error != ERROR_NO_SYSTEM_RESOURCES)) {
+      SetLastError(error);
+      return FALSE;
+    }
+    Sleep(50);
+  }
+}
+
 Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool /*inherit_stderr*/,
                               intptr_t keep) {
   if (keep != kNoHandle) return Status::NotSupported("no channels on Windows");
@@ -351,9 +368,10 @@ Result<int64_t> SpawnDetached(const std::vector<std::string>& argv, bool /*inher
   PROCESS_INFORMATION pi{};
   // No inherited handles; its own process group and no console, so a Ctrl-C or a stop
   // of the service does not reach the run.
-  if (!CreateProcessW(ToUtf16(argv[0]).c_str(), cmdline.data(), nullptr, nullptr, FALSE,
-                      CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW | CREATE_UNICODE_ENVIRONMENT,
-                      nullptr, nullptr, &si, &pi)) {
+  if (!CreateProcessPatiently(ToUtf16(argv[0]).c_str(), cmdline.data(), FALSE,
+                              CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW |
+                                  CREATE_UNICODE_ENVIRONMENT,
+                              nullptr, nullptr, &si, &pi)) {
     return WindowsError("cannot start '" + argv[0] + "'", GetLastError());
   }
   CloseHandle(pi.hThread);

@@ -717,8 +717,8 @@ Result<std::unique_ptr<ChildProcess>> WindowsProcessLauncher::Launch(const Launc
   const DWORD flags = CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT | CREATE_NO_WINDOW |
                       EXTENDED_STARTUPINFO_PRESENT;
   PROCESS_INFORMATION pi{};
-  if (!CreateProcessW(program->c_str(), command_line->data(), nullptr, nullptr, TRUE, flags,
-                      env_block.data(), cwd->c_str(), &startup.StartupInfo, &pi)) {
+  if (!os::CreateProcessPatiently(program->c_str(), command_line->data(), TRUE, flags,
+                                  env_block.data(), cwd->c_str(), &startup.StartupInfo, &pi)) {
     const DWORD error = GetLastError();
     // The directory was checked above; it may have gone since.
     if (error == ERROR_DIRECTORY) {
