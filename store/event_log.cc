@@ -10,9 +10,14 @@
 
 #include <lmdb++.h>
 
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
 
 #include "service/os.h"
 #include "service/state_codec.h"
@@ -355,6 +360,7 @@ Status EventLog::CatchUp(State* state) {
 Status EventLog::CatchUpLocked(State* state) {
   EventStreamDecoder decoder(EventFields::kForFold);  // reuses its buffers
   uint64_t read = 0;  // events this catch-up read
+  bool tried_ahead = false;
   for (;;) {
     uint64_t before = state->last_seq;
     bool more = false;
@@ -387,6 +393,136 @@ Status EventLog::CatchUpLocked(State* state) {
       os::ReleaseMappedPages(inside_map, dir_ + "/data.mdb");
     }
     if (!more || state->last_seq == before) return Status::OK();
+    // One core: the second thread would only take turns with this one.
+    if (impl_->options.decode_ahead && !tried_ahead && std::thread::hardware_concurrency() > 1) {
+      tried_ahead = true;
+      if (std::optional<Status> st = CatchUpDecodingAhead(state)) return *st;
+      // No thread could be started: on alone.
+    }
+  }
+}
+
+std::optional<Status> EventLog::CatchUpDecodingAhead(State* state) {
+  // Batches go round between the two threads: `empty` to the decoder, `full`
+  // (in order) to the fold. The last one the decoder hands over carries how it
+  // ended.
+  struct Decoded {
+    std::vector<Event> events;  // reused: each Event keeps its buffers for the next
+    size_t n = 0;
+    Status status;
+    bool last = false;
+  };
+  constexpr size_t kBatchEvents = 1024;
+  constexpr size_t kBatches = 4;
+  std::vector<std::unique_ptr<Decoded>> batches;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Decoded*> empty, full;
+  bool stop = false;  // the fold has ended (an error): the decoder stops
+  for (size_t i = 0; i < kBatches; ++i) {
+    batches.push_back(std::make_unique<Decoded>());
+    batches.back()->events.resize(kBatchEvents);
+    empty.push_back(batches.back().get());
+  }
+  auto take_empty = [&]() -> Decoded* {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return stop || !empty.empty(); });
+    if (stop) return nullptr;
+    Decoded* b = empty.front();
+    empty.pop_front();
+    b->n = 0;
+    return b;
+  };
+  auto hand_over = [&](Decoded* b) {
+    std::lock_guard<std::mutex> lock(mu);
+    full.push_back(b);
+    cv.notify_all();
+  };
+  const uint64_t from = state->last_seq + 1;
+  std::thread decoder;
+  try {
+    decoder = std::thread([&] {
+      Decoded* b = nullptr;
+      uint64_t next = from;
+      bool more = true, stopped = false;
+      Status st;
+      try {
+        while (more && !stopped && st.ok()) {
+          const void* inside_map = nullptr;
+          st = impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
+            uint64_t count = 0;
+            more = false;
+            Impl::ForEach(txn, impl_->events, next, [&](uint64_t seq, std::string_view value) {
+              if (++count > kReadChunk) {
+                more = true;
+                return false;
+              }
+              if (seq != next) {
+                throw Abort{Status::Corruption("event " + std::to_string(next) +
+                                               " is missing (next is " + std::to_string(seq) +
+                                               ")")};
+              }
+              if (!b && !(b = take_empty())) {
+                stopped = true;
+                return false;
+              }
+              inside_map = value.data();
+              Status decoded = DecodeEventInto(seq, value, &b->events[b->n], EventFields::kForFold);
+              if (!decoded.ok()) throw Abort{decoded};
+              ++next;
+              if (++b->n == kBatchEvents) {
+                hand_over(b);
+                b = nullptr;
+              }
+              return true;
+            });
+          });
+          if (impl_->options.release_read_pages && inside_map) {
+            os::ReleaseMappedPages(inside_map, dir_ + "/data.mdb");
+          }
+        }
+      } catch (const std::exception& e) {
+        st = Status::IOError(std::string("decoding ahead: ") + e.what());
+      }
+      if (stopped || (!b && !(b = take_empty()))) return;
+      b->status = st;
+      b->last = true;
+      hand_over(b);
+    });
+  } catch (const std::system_error&) {
+    return std::nullopt;
+  }
+  // Whatever happens here, the decoder is told to stop and is joined before the
+  // batches it writes into go.
+  struct Joiner {
+    std::thread& t;
+    std::mutex& mu;
+    std::condition_variable& cv;
+    bool& stop;
+    ~Joiner() {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        stop = true;
+        cv.notify_all();
+      }
+      t.join();
+    }
+  } joiner{decoder, mu, cv, stop};
+  for (;;) {
+    Decoded* b;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return !full.empty(); });
+      b = full.front();
+      full.pop_front();
+    }
+    Status st;
+    for (size_t i = 0; i < b->n && st.ok(); ++i) st = Apply(state, b->events[i]);
+    if (st.ok() && b->last) st = b->status;
+    if (!st.ok() || b->last) return st;
+    std::lock_guard<std::mutex> lock(mu);
+    empty.push_back(b);
+    cv.notify_all();
   }
 }
 
@@ -416,7 +552,7 @@ Status EventLog::Scan(uint64_t from, uint64_t to, const std::function<bool(const
   return Status::OK();
 }
 
-Result<uint64_t> EventLog::Transact(State* state, const Decide& decide) {
+Result<uint64_t> EventLog::Transact(State *state, const Decide &decide) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl* p = impl_.get();
   // Fold what is already committed in bounded read transactions first, so the write

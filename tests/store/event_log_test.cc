@@ -361,6 +361,127 @@ TEST(EventLogTest, CatchUpFoldsAsAFoldOfFullyDecodedEvents) {
   EXPECT_EQ(EncodeStateSnapshot(caught_up), EncodeStateSnapshot(folded));
 }
 
+// A log long enough for a catch-up to decode ahead on a second thread (past its first
+// chunk of 8,192 events): jobs, requests, runs claimed, started and finished.
+void WriteLongLog(const std::string& dir, uint64_t events) {
+  auto log = OpenOrDie(dir);
+  State state;
+  while (state.last_seq < events) {
+    ASSERT_TRUE(log->Transact(&state, [&](const State& s, Batch* b) {
+                     uint64_t seq = s.last_seq;
+                     auto push = [&](EventPayload p) {
+                       b->events.push_back(std::move(p));
+                       ++seq;
+                     };
+                     if (s.jobs.empty()) {
+                       for (int j = 0; j < 3; ++j) push(JobDefined{Spec("j" + std::to_string(j))});
+                     }
+                     while (b->events.size() < 4000 && seq + 4 <= events) {
+                       const std::string job = "j" + std::to_string(seq % 3);
+                       push(RunRequested{job});
+                       const uint64_t run = seq + 1;
+                       push(RunScheduled{job, 1000, Trigger::kRequest, seq, 0});
+                       push(RunStarted{run, job, 1000, 1001, 42, "host", "/locks/run.lock"});
+                       RunFinished fin;
+                       fin.run_id = run;
+                       fin.job = job;
+                       fin.exit_code = static_cast<int32_t>(run % 3);
+                       fin.outcome = run % 3 ? RunOutcome::kFailed : RunOutcome::kSucceeded;
+                       fin.output_digest = std::string(64, "0123456789abcdef"[run % 16]);
+                       push(fin);
+                     }
+                     while (seq < events && b->events.size() < 4000) push(RunRequested{"j0"});
+                     return Status::OK();
+                   }).ok());
+  }
+}
+
+// The fold of a catch-up with and without decoding ahead, and how it ended.
+struct TwoFolds {
+  State ahead, alone;
+  Status ahead_status, alone_status;
+};
+
+TwoFolds FoldBothWays(const std::string& dir, uint64_t start_after = 0) {
+  TwoFolds out;
+  for (bool decode_ahead : {true, false}) {
+    Options options;
+    options.create_if_missing = false;
+    options.decode_ahead = decode_ahead;
+    auto log = OpenOrDie(dir, options);
+    State& state = decode_ahead ? out.ahead : out.alone;
+    if (start_after > 0) {
+      EXPECT_TRUE(log->Scan(1, start_after, [&](const Event& e) {
+                       EXPECT_TRUE(Apply(&state, e).ok());
+                       return true;
+                     }).ok());
+    }
+    (decode_ahead ? out.ahead_status : out.alone_status) = log->CatchUp(&state);
+  }
+  return out;
+}
+
+TEST(EventLogTest, DecodingAheadFoldsAsOneThreadDoes) {
+  TempDir tmp;
+  const uint64_t kEvents = 40000;
+  WriteLongLog(tmp.path(), kEvents);
+  for (uint64_t start_after : {uint64_t{0}, uint64_t{5}, uint64_t{12345}}) {
+    TwoFolds f = FoldBothWays(tmp.path(), start_after);
+    ASSERT_TRUE(f.ahead_status.ok()) << f.ahead_status.ToString();
+    ASSERT_TRUE(f.alone_status.ok()) << f.alone_status.ToString();
+    EXPECT_EQ(f.ahead.last_seq, kEvents);
+    EXPECT_GT(f.ahead.runs.size(), 9000u);
+    EXPECT_EQ(EncodeStateSnapshot(f.ahead), EncodeStateSnapshot(f.alone)) << start_after;
+  }
+}
+
+// Whatever ends a long catch-up ends it at the same event, with the same error and the
+// events before it folded, with or without decoding ahead: a corrupt event (in the first
+// chunk, which one thread reads, and far past it, on a batch's first and last event),
+// a missing one, and one the fold refuses.
+TEST(EventLogTest, DecodingAheadStopsWhereOneThreadStops) {
+  const uint64_t kEvents = 30000;
+  TempDir original;
+  WriteLongLog(original.path(), kEvents);
+  enum Damage { kFlip, kRemove, kRefused };
+  const std::vector<std::pair<uint64_t, Damage>> cases = {
+      {100, kFlip},    {8193, kFlip},    {8192 + 1024 * 5 + 1, kFlip},
+      {20480, kFlip},  {kEvents, kFlip}, {17000, kRemove},
+      {23456, kRefused}};
+  for (const auto& [seq, damage] : cases) {
+    TempDir tmp;
+    std::filesystem::copy(original.path(), tmp.path(),
+                          std::filesystem::copy_options::recursive |
+                              std::filesystem::copy_options::overwrite_existing);
+    RawEdit(tmp.path(), [&, seq = seq, damage = damage](MDB_txn* txn, MDB_dbi events, MDB_dbi) {
+      std::string key = EncodeKey(seq);
+      MDB_val k{key.size(), key.data()};
+      if (damage == kRemove) {
+        ASSERT_EQ(mdb_del(txn, events, &k, nullptr), 0);
+      } else if (damage == kFlip) {
+        std::string v = GetRaw(txn, events, seq);
+        v[v.size() / 2] ^= 0x01;
+        PutRaw(txn, events, seq, v);
+      } else {
+        // Well formed, but a start of a run that was never claimed.
+        RunStarted started{999999999, "j0", 1000, 1001, 42, "host", "/l"};
+        Actor actor;
+        PutRaw(txn, events, seq,
+               EncodeEvent(PayloadType(EventPayload(started)), 5, actor, Hash(),
+                           EncodePayload(EventPayload(started))));
+      }
+    });
+    TwoFolds f = FoldBothWays(tmp.path());
+    EXPECT_FALSE(f.alone_status.ok()) << seq;
+    EXPECT_EQ(f.ahead_status.ToString(), f.alone_status.ToString()) << seq;
+    EXPECT_NE(f.alone_status.message().find(std::to_string(seq)), std::string::npos)
+        << f.alone_status.ToString();
+    EXPECT_EQ(f.ahead.last_seq, seq - 1);
+    EXPECT_EQ(f.alone.last_seq, seq - 1);
+    EXPECT_EQ(EncodeStateSnapshot(f.ahead), EncodeStateSnapshot(f.alone)) << seq;
+  }
+}
+
 // A corrupt event just past where a Scan stops is not reported by it, though the cursor
 // read ahead over it.
 TEST(EventLogTest, ScanThatStopsBeforeACorruptEventSucceeds) {
