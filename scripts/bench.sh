@@ -133,7 +133,7 @@ if [[ " $only " == *" eventlog "* ]]; then
   printf "  %-34s %14s %14s %8s\n" "" "ours" "reference" "ratio"
   $STATS row "append, 1 process (events/s)" "$(cut -d' ' -f1 "$TMP/a1")" "$(cut -d' ' -f1 "$TMP/r1")" "vs raw LMDB put+commit"
   $STATS row "append, 4 processes (events/s)" "$(cut -d' ' -f1 "$TMP/a4")" "$(cut -d' ' -f1 "$TMP/r4")" "vs raw LMDB put+commit"
-  $STATS row "replay, full fold (events/s)" "$replay" "$scan" "chronotool/verify: every run kept; vs raw cursor scan (median of 3)"
+  $STATS row "replay, full fold (events/s)" "$replay" "$scan" "chronotool: every run kept; vs raw cursor scan (median of 3)"
   $STATS row "replay, service's fold (events/s)" "$sreplay" "$scan" "chronographd's start: active runs only; same scan"
   python3 - "$replay" "$sreplay" "$scan" <<'PY'
 import sys
