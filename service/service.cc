@@ -287,6 +287,7 @@ class Service {
     auto it = state_.jobs.find(name);
     if (it == state_.jobs.end()) {  // removed: its heap entries are stale
       schedules_.Forget(name);
+      unparsable_logged_.erase(name);
       return;
     }
     JobState& job = it->second;
@@ -301,10 +302,17 @@ class Service {
                   const std::set<std::string>& busy) {
     const sched::Schedule* schedule = schedules_.Get(name, job);
     if (!schedule) {
-      spdlog::error("job '{}': schedule '{}' does not parse; it will not run", name,
-                    job.schedule);
+      // Once per definition: RescheduleAll comes after every failed pass (once a
+      // second while the disk is full), and the job is still there each time.
+      uint64_t& logged = unparsable_logged_[name];
+      if (logged != job.spec_seq) {
+        logged = job.spec_seq;
+        spdlog::error("job '{}': schedule '{}' does not parse; it will not run", name,
+                      job.schedule);
+      }
       return JobState::kNoWake;
     }
+    if (!unparsable_logged_.empty()) unparsable_logged_.erase(name);
     auto fire = NextSlot(job, *schedule);
     if (!fire) return JobState::kNoWake;
     // An idle, enabled job wakes the loop ahead of its slot to claim it early (see
@@ -692,6 +700,8 @@ class Service {
   std::unique_ptr<store::EventLog> log_;
   State state_;
   ScheduleCache schedules_;
+  // Jobs whose schedule does not parse, and the definition (spec_seq) that was logged.
+  std::map<std::string, uint64_t> unparsable_logged_;
   using Heap = std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>>;
   Heap heap_;
   std::map<int64_t, Shim> shims_;                // pid -> the shim

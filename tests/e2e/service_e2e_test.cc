@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "service/time_util.h"
+#include "store/event_log.h"
 #include "tests/util/service_fixture.h"
 
 namespace cg {
@@ -540,6 +541,45 @@ TEST_F(ServiceTest, StaleLockFilesNoRunHoldsAreSweptAtStart) {
   EXPECT_FALSE(std::filesystem::exists(stale));
   EXPECT_TRUE(std::filesystem::exists(fresh)) << "fresh: perhaps a shim's about to start";
   EXPECT_TRUE(std::filesystem::exists(other)) << "not a lock file";
+}
+
+// A job whose schedule does not parse (written past chronotool's checks, or naming a
+// zone this host lacks) is said once per definition, not at every pass that touches it.
+TEST_F(ServiceTest, AScheduleThatDoesNotParseIsLoggedOncePerDefinition) {
+  service_log_ = tmp_.Sub("service.log");
+  auto append = [&](EventPayload payload) {
+    auto log = store::EventLog::Open(data_, store::Options());
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    State state;
+    ASSERT_TRUE((*log)->Append(&state, std::move(payload)).ok());
+  };
+  JobSpec spec;
+  spec.name = "bad";
+  spec.argv = {"/bin/true"};
+  spec.schedule = "not a schedule";
+  append(JobDefined{spec});
+  StartService();
+  for (int i = 0; i < 3; ++i) {
+    RunOutput run = Tool({"run", "bad", "--wait"});
+    ASSERT_EQ(run.exit_code, 0) << run.err << ServiceLog();
+  }
+  auto said = [&] {
+    std::string log = ServiceLog();
+    size_t n = 0;
+    for (size_t at = log.find("does not parse"); at != std::string::npos;
+         at = log.find("does not parse", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(said(), 1u) << ServiceLog();
+  spec.schedule = "still not one";
+  append(JobChanged{spec});  // a new definition: said again, once
+  ASSERT_EQ(Tool({"run", "bad", "--wait"}).exit_code, 0);
+  for (int i = 0; i < 50 && said() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(said(), 2u) << ServiceLog();
+  StopService();
 }
 
 TEST_F(ServiceTest, ADisabledJobDoesNotKeepTheServiceBusy) {
