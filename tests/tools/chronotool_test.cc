@@ -247,10 +247,12 @@ TEST_F(ChronotoolTest, InvalidInputIsRefusedAndWritesNothing) {
       {{"job", "add", "x", "--schedule", "@daily", "--env", "NOVALUE", "--", "/bin/true"},
        "NOVALUE"},
       {{"job", "add", "x", "--schedule", "@daily", "--bogus", "--", "/bin/true"}, "--bogus"},
-      // Each --env takes one K=V; a second value is not taken as the program (CLI11's
-      // message names the argument after it, /bin/true).
+      // Each --env takes one K=V; a second value is not taken as the program, and the
+      // message names it (CLI11's named /bin/true, after --).
       {{"job", "add", "x", "--schedule", "@daily", "--env", "A=1", "B=2", "--", "/bin/true"},
-       "not expected"},
+       "unexpected argument 'B=2': each --env takes one K=V"},
+      {{"job", "add", "x", "--schedule", "@daily", "--env=A=1", "B=2", "--", "/bin/true"},
+       "unexpected argument 'B=2'"},
       {{"job", "add", "x", "--schedule", "@daily", "/bin/true"}, "go after --"},
       {{"job", "add", "x", "--", "/bin/true"}, "--schedule"},
       {{"job", "edit", "nope", "--timeout", "5s"}, "no job named 'nope'"},
@@ -275,6 +277,17 @@ TEST_F(ChronotoolTest, InvalidInputIsRefusedAndWritesNothing) {
     EXPECT_NE(r.err.find(c.message), std::string::npos) << cmd << "\nstderr: " << r.err;
   }
   EXPECT_EQ(EventCount(), before);
+}
+
+// The check that names a stray K=V after an --env value leaves a job's name there alone
+// (a name has no '=').
+TEST_F(ChronotoolTest, AJobNameMayFollowAnEnvValue) {
+  Ok({"job", "add", "--env", "A=1", "--env=B=2", "late", "--schedule", "@daily", "--",
+      "/bin/true"});
+  RunOutput show = Tool({"job", "show", "late", "--json"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("\"A\""), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("\"B\""), std::string::npos) << show.out;
 }
 
 TEST_F(ChronotoolTest, ReadingAMissingDataDirectoryCreatesNothing) {

@@ -598,9 +598,21 @@ int Main(int argc, char** argv, std::ostream& out, std::ostream& err) {
   state->callback([&] { rc = StateAt(ctx, at); });
 
   for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--") {
+    std::string_view word = argv[i];
+    if (word == "--") {
       add_opts.after_dashes = edit_opts.after_dashes = static_cast<size_t>(argc - i - 1);
       break;
+    }
+    // "--env A=1 B=2 -- prog": B=2 goes to the command, and CLI11 then calls the program
+    // after -- unexpected. Name the word that is wrong (a K=V: a job's name, which may
+    // follow an option's value, has no '=').
+    bool after_env_value = (i >= 3 && std::string_view(argv[i - 2]) == "--env") ||
+                           std::string_view(argv[i - 1]).rfind("--env=", 0) == 0;
+    if (after_env_value && word.find('=') != std::string_view::npos && word[0] != '-') {
+      err << "chronotool: error: unexpected argument '" << word
+          << "': each --env takes one K=V (repeat it: --env A=1 --env B=2); the program and "
+             "its arguments go after --\n";
+      return kExitUsage;
     }
   }
   try {
