@@ -71,19 +71,22 @@ bool HexDigest::operator==(std::string_view text) const {
   return str() == text;
 }
 
-RunTable& RunTable::operator=(const RunTable& o) {
-  if (this == &o) return *this;
-  chunks_.clear();
+RunTable::RunTable(const RunTable& o)
+    : first_ids_(o.first_ids_), size_(o.size_), last_id_(o.last_id_) {
+  chunks_.reserve(o.chunks_.size());
   for (const auto& c : o.chunks_) chunks_.push_back(std::make_unique<Chunk>(*c));
-  first_ids_ = o.first_ids_;
-  spare_.reset();
-  size_ = o.size_;
-  last_id_ = o.last_id_;
-  return *this;
+}
+
+void RunTable::swap(RunTable& o) noexcept {
+  chunks_.swap(o.chunks_);
+  first_ids_.swap(o.first_ids_);
+  spare_.swap(o.spare_);
+  std::swap(size_, o.size_);
+  std::swap(last_id_, o.last_id_);
 }
 
 RunRecord* RunTable::Append(uint64_t id) {
-  if (id <= last_id_) return nullptr;
+  if (!CanAppend(id)) return nullptr;
   if (chunks_.empty() || chunks_.back()->used == kChunkRuns) {
     chunks_.push_back(spare_ ? std::move(spare_) : std::make_unique<Chunk>());
     first_ids_.push_back(id);

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "service/events.h"
@@ -38,8 +39,14 @@ class HexDigest {
   HexDigest() = default;
   HexDigest(const HexDigest& o) { *this = o; }
   HexDigest& operator=(const HexDigest& o);
-  HexDigest(HexDigest&&) noexcept = default;
-  HexDigest& operator=(HexDigest&&) noexcept = default;
+  HexDigest(HexDigest&& o) noexcept { *this = std::move(o); }
+  HexDigest& operator=(HexDigest&& o) noexcept {
+    bytes_ = o.bytes_;
+    kind_ = o.kind_;
+    text_ = std::move(o.text_);
+    o.Clear();
+    return *this;
+  }
 
   void Assign(std::string_view text);
   void Clear() {
@@ -97,20 +104,31 @@ struct RunRecord : RunFacts {
 // the event that claimed it), so a new run goes after every run held, a lookup is a
 // binary search, and an erased run leaves a hole. Records never move: a pointer to one
 // stays valid until that run is erased. A chunk whose runs are all erased is freed.
+// Unlike a std::map's, iterators are invalidated by any Erase or Append.
 class RunTable {
  public:
   class const_iterator;
   using const_reverse_iterator = std::reverse_iterator<const_iterator>;
 
   RunTable() = default;
-  RunTable(const RunTable& o) { *this = o; }
-  RunTable& operator=(const RunTable& o);
-  RunTable(RunTable&&) noexcept = default;
-  RunTable& operator=(RunTable&&) noexcept = default;
+  RunTable(const RunTable& o);
+  RunTable& operator=(const RunTable& o) {
+    RunTable copy(o);
+    swap(copy);
+    return *this;
+  }
+  RunTable(RunTable&& o) noexcept { swap(o); }
+  RunTable& operator=(RunTable&& o) noexcept {
+    RunTable taken(std::move(o));
+    swap(taken);
+    return *this;
+  }
+  void swap(RunTable& o) noexcept;
 
-  // A new, default run with this id; nullptr (and nothing added) unless `id` is
-  // greater than every id appended so far.
+  // A new, default run with this id; nullptr (and nothing added) unless CanAppend(id).
   RunRecord* Append(uint64_t id);
+  // `id` is greater than every id appended so far.
+  bool CanAppend(uint64_t id) const { return id > last_id_; }
   const RunRecord* Find(uint64_t id) const;
   RunRecord* Find(uint64_t id) {
     return const_cast<RunRecord*>(static_cast<const RunTable*>(this)->Find(id));

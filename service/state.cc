@@ -122,6 +122,7 @@ class Folder {
   Status operator()(const RunScheduled& p) {
     JobState* j = Job(p.job);
     if (!j) return Bad("RunScheduled for unknown job '" + p.job + "'");
+    CG_RETURN_IF_ERROR(NewRunPossible());
     if (p.trigger == Trigger::kRequest) {
       auto it = s_.pending_requests.find(p.request_seq);
       if (it == s_.pending_requests.end() || it->second.job != p.job) {
@@ -149,6 +150,7 @@ class Folder {
   }
 
   Status operator()(const RunSkipped& p) {
+    CG_RETURN_IF_ERROR(NewRunPossible());
     // A skip answers either a run request or a scheduled slot.
     if (p.request_seq != 0) {
       auto it = s_.pending_requests.find(p.request_seq);
@@ -313,8 +315,15 @@ class Folder {
   void Touch(const std::string& job) {
     if (s_.track_touched) s_.touched_jobs.insert(job);
   }
-  // The run whose id is this event's sequence number: after every run kept (Apply
-  // takes events in sequence order, so none has an id as large).
+  // The run whose id is this event's sequence number goes after every run kept: Apply
+  // takes events in sequence order, so none has an id as large, unless the state is
+  // not a fold of the events before (a snapshot decoded from bad bytes).
+  Status NewRunPossible() const {
+    if (s_.runs.CanAppend(e_.seq)) return Status::OK();
+    return Bad("a run with an id as large is already kept (the state is not a fold of the "
+               "events before this one)");
+  }
+  // REQUIRES: NewRunPossible().
   RunRecord& NewRun() { return *s_.runs.Append(e_.seq); }
   RunRecord* Run(uint64_t id) { return const_cast<RunRecord*>(s_.FindRun(id)); }
   // Run `id` of `job` has finished: under a bound, the job's oldest finished runs

@@ -116,6 +116,35 @@ class ViewBuffer : public std::streambuf {
   }
 };
 
+// What the fold always keeps true, which the readers of a state rely on (an active run
+// is kept; no run is newer than the last event): the snapshot has no checksum of its
+// own (its event's hash is checked, not its bytes).
+Status CheckConsistent(const State& s) {
+  auto bad = [](const std::string& what) {
+    return Status::Corruption("snapshot is not a fold: " + what);
+  };
+  if (!s.runs.empty() && s.runs.rbegin()->id > s.last_seq) {
+    return bad("run " + std::to_string(s.runs.rbegin()->id) + " is after its last event");
+  }
+  for (uint64_t id : s.active_runs) {
+    const RunRecord* r = s.runs.Find(id);
+    if (!r || (r->status != RunStatus::kScheduled && r->status != RunStatus::kRunning)) {
+      return bad("active run " + std::to_string(id) + " is not kept as scheduled or running");
+    }
+  }
+  for (const auto& [name, job] : s.jobs) {
+    for (uint64_t id : job.kept_finished_runs) {
+      if (!s.runs.contains(id)) {
+        return bad("job '" + name + "' keeps run " + std::to_string(id) + ", which is not kept");
+      }
+    }
+  }
+  if (!s.pending_requests.empty() && s.pending_requests.rbegin()->first > s.last_seq) {
+    return bad("a pending request is after its last event");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<State> DecodeStateSnapshot(std::string_view bytes) {
@@ -138,6 +167,7 @@ Result<State> DecodeStateSnapshot(std::string_view bytes) {
   if (in.peek() != std::char_traits<char>::eof()) {
     return Status::Corruption("snapshot has trailing bytes");
   }
+  CG_RETURN_IF_ERROR(CheckConsistent(state));
   return state;
 }
 

@@ -481,10 +481,12 @@ std::optional<Status> EventLog::CatchUpDecodingAhead(State* state) {
             os::ReleaseMappedPages(inside_map, dir_ + "/data.mdb");
           }
         }
+        if (stopped || (!b && !(b = take_empty()))) return;
       } catch (const std::exception& e) {
-        st = Status::IOError(std::string("decoding ahead: ") + e.what());
+        // As Impl::Run says it (a bad_alloc, a failed lock: nothing of LMDB's).
+        st = Status::IOError("LMDB environment '" + dir_ + "': " + e.what());
+        if (!b && !(b = take_empty())) return;
       }
-      if (stopped || (!b && !(b = take_empty()))) return;
       b->status = st;
       b->last = true;
       hand_over(b);
@@ -517,7 +519,12 @@ std::optional<Status> EventLog::CatchUpDecodingAhead(State* state) {
       full.pop_front();
     }
     Status st;
-    for (size_t i = 0; i < b->n && st.ok(); ++i) st = Apply(state, b->events[i]);
+    try {
+      for (size_t i = 0; i < b->n && st.ok(); ++i) st = Apply(state, b->events[i]);
+    } catch (const std::exception& e) {  // as Impl::Run turns it into a status
+      st = Status::IOError("LMDB environment '" + dir_ + "': " + e.what());
+    }
+    decoded_ahead_ += b->n;
     if (st.ok() && b->last) st = b->status;
     if (!st.ok() || b->last) return st;
     std::lock_guard<std::mutex> lock(mu);

@@ -113,6 +113,10 @@ class EventLog {
   // Errors: Corruption naming the first bad sequence number.
   Status Verify(VerifyReport* report);
 
+  // Events folded since the log was opened that a second thread had decoded
+  // (Options::decode_ahead): for tests and diagnostics. Read on the folding thread.
+  uint64_t decoded_ahead() const { return decoded_ahead_; }
+
   // The projection snapshot in meta (FORMAT.md): `state_bytes` (EncodeStateSnapshot)
   // is the fold of events 1..seq. Replaces the previous snapshot. A cache only: the
   // service writes it so that it can start by folding the events after it.
@@ -143,6 +147,7 @@ class EventLog {
   std::optional<Status> CatchUpDecodingAhead(State* state);
   std::unique_ptr<Impl> impl_;
   std::string dir_;
+  uint64_t decoded_ahead_ = 0;  // under impl_->mu
 };
 
 // The data directory: `flag` when given, else $CHRONOGRAPH_DATA, else the platform

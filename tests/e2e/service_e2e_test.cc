@@ -574,7 +574,7 @@ TEST_F(ServiceTest, AScheduleThatDoesNotParseIsLoggedOncePerDefinition) {
   };
   EXPECT_EQ(said(), 1u) << ServiceLog();
   spec.schedule = "still not one";
-  append(JobChanged{spec});  // a new definition: said again, once
+  append(JobChanged{spec, {"schedule"}});  // a new definition: said again, once
   ASSERT_EQ(Tool({"run", "bad", "--wait"}).exit_code, 0);
   for (int i = 0; i < 50 && said() < 2; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

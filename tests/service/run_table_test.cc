@@ -112,9 +112,12 @@ TEST(RunTableTest, AnErasedRunComesBackDefaultWhenItsChunkIsReused) {
     r->lock_file = "/locks/run.lock";
     r->output_digest.Assign("text");
   }
+  const RunRecord* first = t.Find(1);
   for (uint64_t id = 1; id <= 64; ++id) t.Erase(id);  // the whole chunk goes, kept spare
+  EXPECT_TRUE(t.empty());
   RunRecord* r = t.Append(100);
   ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r, first) << "the freed chunk is reused";
   EXPECT_EQ(r->reason, "");
   EXPECT_EQ(r->lock_file, "");
   EXPECT_TRUE(r->output_digest.empty());
@@ -138,6 +141,14 @@ TEST(RunTableTest, CopiesAreDeepAndIndependent) {
   EXPECT_EQ(b.Find(70), nullptr);
   RunTable c = std::move(b);
   EXPECT_EQ(c.Find(151)->id, 151u);
+  // What is moved from is empty and usable.
+  EXPECT_TRUE(b.empty());  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(b.begin(), b.end());
+  ASSERT_NE(b.Append(1), nullptr);
+  EXPECT_EQ(Ids(b), (std::vector<uint64_t>{1}));
+  a = c;
+  EXPECT_EQ(a.size(), 149u);
+  EXPECT_EQ(a.Find(151)->id, 151u);
 }
 
 TEST(HexDigestTest, GivesBackExactlyWhatWasAssigned) {
@@ -165,6 +176,12 @@ TEST(HexDigestTest, GivesBackExactlyWhatWasAssigned) {
   EXPECT_EQ(d.str(), "other");
   d.Assign(hex);
   EXPECT_EQ(d.str(), hex);
+  HexDigest text;
+  text.Assign("odd");
+  HexDigest taken = std::move(text);
+  EXPECT_EQ(taken.str(), "odd");
+  EXPECT_TRUE(text.empty());  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(text.str(), "");
 }
 
 }  // namespace

@@ -349,5 +349,48 @@ TEST_F(FoldTest, SnapshotOfAnotherVersionOrDamagedIsRefused) {
   EXPECT_TRUE(DecodeStateSnapshot(bytes + "x").status().IsCorruption());
 }
 
+// A snapshot has no checksum of its own: bytes that decode but could not be a fold
+// (which the fold and the service would then trip on) are refused too.
+TEST_F(FoldTest, SnapshotThatCannotBeAFoldIsRefused) {
+  ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
+  ASSERT_TRUE(Push(RunScheduled{"a", 60'000'000, Trigger::kSchedule, 0, 0}).ok());
+  ASSERT_TRUE(DecodeStateSnapshot(EncodeStateSnapshot(state_)).ok());
+  auto refused = [](const State& s) {
+    Result<State> back = DecodeStateSnapshot(EncodeStateSnapshot(s));
+    return back.ok() ? std::string("accepted") : back.status().ToString();
+  };
+  State ahead = state_;
+  ASSERT_NE(ahead.runs.Append(9), nullptr);  // after the last event, 2
+  EXPECT_NE(refused(ahead).find("run 9 is after its last event"), std::string::npos)
+      << refused(ahead);
+  State lost = state_;
+  lost.active_runs.insert(1);  // event 1 defined the job: no run
+  EXPECT_NE(refused(lost).find("active run 1"), std::string::npos) << refused(lost);
+  State ended = state_;
+  ended.runs.Find(2)->status = RunStatus::kSucceeded;  // still listed as active
+  EXPECT_NE(refused(ended).find("active run 2"), std::string::npos) << refused(ended);
+  State kept = state_;
+  kept.jobs["a"].kept_finished_runs = {1};
+  EXPECT_NE(refused(kept).find("keeps run 1"), std::string::npos) << refused(kept);
+  State asked = state_;
+  asked.pending_requests[7] = State::PendingRequest{"a", 0};
+  EXPECT_NE(refused(asked).find("pending request"), std::string::npos) << refused(asked);
+}
+
+// A state whose runs are newer than its events (no fold makes one) refuses the next
+// run rather than losing it.
+TEST_F(FoldTest, ARunThatCannotBeKeptIsRefusedAndChangesNothing) {
+  ASSERT_TRUE(Push(JobDefined{Spec("a")}).ok());
+  ASSERT_TRUE(Push(RunRequested{"a"}).ok());
+  ASSERT_NE(state_.runs.Append(50), nullptr);
+  std::string before = EncodeStateSnapshot(state_);
+  Status st = Push(RunScheduled{"a", 0, Trigger::kRequest, 2, 0});
+  EXPECT_TRUE(st.IsCorruption()) << st.ToString();
+  st = Push(RunSkipped{"a", 0, SkipReason::kOverlap, "", 2});
+  EXPECT_TRUE(st.IsCorruption()) << st.ToString();
+  EXPECT_EQ(EncodeStateSnapshot(state_), before);
+  EXPECT_EQ(state_.pending_requests.size(), 1u);
+}
+
 }  // namespace
 }  // namespace cg

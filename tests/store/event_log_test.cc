@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <thread>
 
 #include "service/os.h"
 #include "service/state_codec.h"
@@ -400,16 +401,24 @@ void WriteLongLog(const std::string& dir, uint64_t events) {
 struct TwoFolds {
   State ahead, alone;
   Status ahead_status, alone_status;
+  uint64_t decoded_ahead = 0;  // by the first
 };
 
-TwoFolds FoldBothWays(const std::string& dir, uint64_t start_after = 0) {
+// `as_service`: with the service's settings (no finished run kept, no specs, the map's
+// pages released after each chunk).
+TwoFolds FoldBothWays(const std::string& dir, uint64_t start_after = 0, bool as_service = false) {
   TwoFolds out;
   for (bool decode_ahead : {true, false}) {
     Options options;
     options.create_if_missing = false;
     options.decode_ahead = decode_ahead;
+    options.release_read_pages = as_service;
     auto log = OpenOrDie(dir, options);
     State& state = decode_ahead ? out.ahead : out.alone;
+    if (as_service) {
+      state.finished_runs_per_job = 0;
+      state.keep_specs = false;
+    }
     if (start_after > 0) {
       EXPECT_TRUE(log->Scan(1, start_after, [&](const Event& e) {
                        EXPECT_TRUE(Apply(&state, e).ok());
@@ -417,21 +426,31 @@ TwoFolds FoldBothWays(const std::string& dir, uint64_t start_after = 0) {
                      }).ok());
     }
     (decode_ahead ? out.ahead_status : out.alone_status) = log->CatchUp(&state);
+    if (decode_ahead) out.decoded_ahead = log->decoded_ahead();
   }
   return out;
 }
+
+// Decoding ahead needs a second core (with one it is not used).
+bool TwoCores() { return std::thread::hardware_concurrency() > 1; }
 
 TEST(EventLogTest, DecodingAheadFoldsAsOneThreadDoes) {
   TempDir tmp;
   const uint64_t kEvents = 40000;
   WriteLongLog(tmp.path(), kEvents);
-  for (uint64_t start_after : {uint64_t{0}, uint64_t{5}, uint64_t{12345}}) {
-    TwoFolds f = FoldBothWays(tmp.path(), start_after);
-    ASSERT_TRUE(f.ahead_status.ok()) << f.ahead_status.ToString();
-    ASSERT_TRUE(f.alone_status.ok()) << f.alone_status.ToString();
-    EXPECT_EQ(f.ahead.last_seq, kEvents);
-    EXPECT_GT(f.ahead.runs.size(), 9000u);
-    EXPECT_EQ(EncodeStateSnapshot(f.ahead), EncodeStateSnapshot(f.alone)) << start_after;
+  for (bool as_service : {false, true}) {
+    for (uint64_t start_after : {uint64_t{0}, uint64_t{5}, uint64_t{12345}}) {
+      TwoFolds f = FoldBothWays(tmp.path(), start_after, as_service);
+      ASSERT_TRUE(f.ahead_status.ok()) << f.ahead_status.ToString();
+      ASSERT_TRUE(f.alone_status.ok()) << f.alone_status.ToString();
+      EXPECT_EQ(f.ahead.last_seq, kEvents);
+      EXPECT_EQ(f.ahead.runs.size(), as_service ? 0u : 9999u);
+      EXPECT_EQ(EncodeStateSnapshot(f.ahead), EncodeStateSnapshot(f.alone)) << start_after;
+      // Past the first chunk, which one thread reads.
+      if (TwoCores()) {
+        EXPECT_EQ(f.decoded_ahead, kEvents - start_after - 8192);
+      }
+    }
   }
 }
 
@@ -474,6 +493,9 @@ TEST(EventLogTest, DecodingAheadStopsWhereOneThreadStops) {
       }
     });
     TwoFolds f = FoldBothWays(tmp.path());
+    if (TwoCores() && seq > 8192 + 1024) {
+      EXPECT_GT(f.decoded_ahead, 0u) << seq;
+    }
     EXPECT_FALSE(f.alone_status.ok()) << seq;
     EXPECT_EQ(f.ahead_status.ToString(), f.alone_status.ToString()) << seq;
     EXPECT_NE(f.alone_status.message().find(std::to_string(seq)), std::string::npos)
