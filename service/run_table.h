@@ -145,9 +145,10 @@ class RunTable {
   const_reverse_iterator rend() const;
 
  private:
-  // 64 runs a chunk: one allocation per 64 runs for a full fold, and little memory
-  // held for the service, which keeps only the runs in flight.
-  static constexpr uint32_t kChunkRuns = 64;
+  // 16 runs (about 4.5 KB) a chunk: a run that stays while the runs around it come and
+  // go (the service keeps only the runs in flight) holds its whole chunk. Measured
+  // against 64 and 8: a full fold no slower (bench/RESULTS.md section 14).
+  static constexpr uint32_t kChunkRuns = 16;
   struct Chunk {
     std::array<RunRecord, kChunkRuns> runs;
     std::array<uint64_t, kChunkRuns> ids{};  // runs[i].id, packed for the search

@@ -113,7 +113,8 @@ TEST(RunTableTest, AnErasedRunComesBackDefaultWhenItsChunkIsReused) {
     r->output_digest.Assign("text");
   }
   const RunRecord* first = t.Find(1);
-  for (uint64_t id = 1; id <= 64; ++id) t.Erase(id);  // the whole chunk goes, kept spare
+  // Newest first: the chunk of run 1 is the last to go, and the one kept spare.
+  for (uint64_t id = 64; id >= 1; --id) t.Erase(id);
   EXPECT_TRUE(t.empty());
   RunRecord* r = t.Append(100);
   ASSERT_NE(r, nullptr);
