@@ -71,14 +71,34 @@ class Service {
     int64_t watchdog = notifier_->WatchdogIntervalUs();
     int64_t next_ping = watchdog ? NowMicros() + watchdog / 2 : INT64_MAX;
     int64_t next_lock_check = NowMicros() + kMicrosPerSecond;
+    // data.mdb changes before its commit can be read (LMDB publishes the transaction in
+    // lock.mdb just after writing the meta page): after a wake for a change the log
+    // does not show yet, look again after 1 ms, then 2, 4... up to 64 ms, rather than
+    // at the next deadline, which may be far (a request would wait for it). The
+    // service's own commits wake it too, and end the same way.
+    int64_t again_us = 0;
     while (!waiter_->shutdown_requested()) {
       int64_t wake = std::min(NextFire(), next_ping);
       if (!state_.active_runs.empty()) wake = std::min(wake, next_lock_check);
       wake = std::min(wake, NextIdleRetirement());
       if (HandoffPending()) wake = 0;  // starts and ends to record: at once
-      unsigned why = waiter_->WaitUntil(wake);
+      const int64_t look_again = again_us ? NowMicros() + again_us : INT64_MAX;
+      unsigned why = waiter_->WaitUntil(std::min(wake, look_again));
       if (why & Waiter::kShutdown) break;
       if (why & Waiter::kReadable) ReadChannels();
+      if ((why & Waiter::kLogChanged) || again_us) {
+        const uint64_t before = state_.last_seq;
+        (void)log_->CatchUp(&state_);  // an error is the pass's to report
+        if (state_.last_seq != before) {
+          again_us = 0;
+        } else if (why & Waiter::kLogChanged) {
+          again_us = 1000;
+        } else {
+          again_us = again_us < kLookAgainMaxUs ? again_us * 2 : 0;
+          // Only the look again, and nothing new: no pass (it would find nothing to do).
+          if (why == Waiter::kTimeout && NowMicros() < wake) continue;
+        }
+      }
       int64_t now = NowMicros();
       if (now >= next_ping) {
         notifier_->Watchdog();

@@ -12,6 +12,11 @@
 
 namespace cg {
 
+// data.mdb changes (kLogChanged) just before its commit can be read: LMDB publishes the
+// transaction in lock.mdb after writing the meta page. A reader woken for a change it
+// does not see yet looks again after 1 ms, doubling up to this (1 + 2 + ... + 64 ms).
+constexpr int64_t kLookAgainMaxUs = 64000;
+
 class Waiter {
  public:
   enum Reason : unsigned {
