@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 # multithreaded process); service_e2e_test runs chronographd and its run shims with
 # their signal handlers (SIGTERM, SIGCHLD through the self-pipe in waiter_posix.cc);
 # the event log's concurrent-writer test has writer processes racing on one LMDB.
-TSAN_TESTS='^(ProcessLauncherTest|ServiceTest|EventLogTest\.ConcurrentWriterProcesses)\.'
+TSAN_TESTS='^(ProcessLauncherTest\.|ServiceTest\.|EventLogTest\.(ConcurrentWriterProcesses|DecodingAhead))'
 TSAN_TARGETS=(process_launcher_test service_e2e_test event_log_test)
 
 stages=("$@")
