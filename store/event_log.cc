@@ -233,6 +233,34 @@ struct EventLog::Impl {
     }
   }
 
+  // One read transaction's worth (kReadChunk events) of a catch-up: the events from
+  // *next on, each of which must be *next (else Corruption "event N is missing"),
+  // handed to fn(seq, value); *next moves past each one fn takes (returns true). *more:
+  // the chunk was full; *inside_map: a value's address in the map (for
+  // ReleaseMappedPages), unchanged when no event was read.
+  template <typename Fn>
+  Status ReadChunk(const std::string& dir, uint64_t* next, bool* more,
+                   const void** inside_map, Fn&& fn) {
+    return Run(dir, MDB_RDONLY, [&](Txn& txn) {
+      uint64_t count = 0;
+      *more = false;
+      ForEach(txn, events, *next, [&](uint64_t seq, std::string_view value) {
+        if (++count > kReadChunk) {
+          *more = true;
+          return false;
+        }
+        if (seq != *next) {
+          throw Abort{Status::Corruption("event " + std::to_string(*next) +
+                                         " is missing (next is " + std::to_string(seq) + ")")};
+        }
+        *inside_map = value.data();
+        if (!fn(seq, value)) return false;
+        ++*next;
+        return true;
+      });
+    });
+  }
+
   // Folds events after state->last_seq into *state inside txn.
   static void CatchUpIn(MDB_txn* txn, MDB_dbi events, State* state) {
     EventStreamDecoder decoder(EventFields::kForFold);  // reuses its buffers
@@ -363,30 +391,17 @@ Status EventLog::CatchUpLocked(State* state) {
   bool tried_ahead = false;
   for (;;) {
     uint64_t before = state->last_seq;
+    uint64_t next = before + 1;
     bool more = false;
     const void* inside_map = nullptr;
-    CG_RETURN_IF_ERROR(impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
-      uint64_t count = 0;
-      more = false;
-      Impl::ForEach(txn, impl_->events, state->last_seq + 1,
-                    [&](uint64_t seq, std::string_view value) {
-                      if (++count > kReadChunk) {
-                        more = true;
-                        return false;
-                      }
-                      inside_map = value.data();
-                      if (seq != state->last_seq + 1) {
-                        throw Abort{Status::Corruption(
-                            "event " + std::to_string(state->last_seq + 1) +
-                            " is missing (next is " + std::to_string(seq) + ")")};
-                      }
-                      Status st = decoder.Decode(seq, value);
-                      if (!st.ok()) throw Abort{st};
-                      st = Apply(state, decoder.event());
-                      if (!st.ok()) throw Abort{st};
-                      return true;
-                    });
-    }));
+    CG_RETURN_IF_ERROR(
+        impl_->ReadChunk(dir_, &next, &more, &inside_map, [&](uint64_t seq, std::string_view value) {
+          Status st = decoder.Decode(seq, value);
+          if (!st.ok()) throw Abort{st};
+          st = Apply(state, decoder.event());
+          if (!st.ok()) throw Abort{st};
+          return true;
+        }));
     read += state->last_seq - before;
     // A replay (a chunk or more), not the few events of a pass.
     if (impl_->options.release_read_pages && inside_map && read >= kReadChunk) {
@@ -449,34 +464,21 @@ std::optional<Status> EventLog::CatchUpDecodingAhead(State* state) {
       try {
         while (more && !stopped && st.ok()) {
           const void* inside_map = nullptr;
-          st = impl_->Run(dir_, MDB_RDONLY, [&](Txn& txn) {
-            uint64_t count = 0;
-            more = false;
-            Impl::ForEach(txn, impl_->events, next, [&](uint64_t seq, std::string_view value) {
-              if (++count > kReadChunk) {
-                more = true;
-                return false;
-              }
-              if (seq != next) {
-                throw Abort{Status::Corruption("event " + std::to_string(next) +
-                                               " is missing (next is " + std::to_string(seq) +
-                                               ")")};
-              }
-              if (!b && !(b = take_empty())) {
-                stopped = true;
-                return false;
-              }
-              inside_map = value.data();
-              Status decoded = DecodeEventInto(seq, value, &b->events[b->n], EventFields::kForFold);
-              if (!decoded.ok()) throw Abort{decoded};
-              ++next;
-              if (++b->n == kBatchEvents) {
-                hand_over(b);
-                b = nullptr;
-              }
-              return true;
-            });
-          });
+          st = impl_->ReadChunk(dir_, &next, &more, &inside_map,
+                                [&](uint64_t seq, std::string_view value) {
+                                  if (!b && !(b = take_empty())) {
+                                    stopped = true;
+                                    return false;
+                                  }
+                                  Status decoded = DecodeEventInto(seq, value, &b->events[b->n],
+                                                                   EventFields::kForFold);
+                                  if (!decoded.ok()) throw Abort{decoded};
+                                  if (++b->n == kBatchEvents) {
+                                    hand_over(b);
+                                    b = nullptr;
+                                  }
+                                  return true;
+                                });
           if (impl_->options.release_read_pages && inside_map) {
             os::ReleaseMappedPages(inside_map, dir_ + "/data.mdb");
           }
