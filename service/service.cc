@@ -89,15 +89,10 @@ class Service {
       if ((why & Waiter::kLogChanged) || again_us) {
         const uint64_t before = state_.last_seq;
         (void)log_->CatchUp(&state_);  // an error is the pass's to report
-        if (state_.last_seq != before) {
-          again_us = 0;
-        } else if (why & Waiter::kLogChanged) {
-          again_us = 1000;
-        } else {
-          again_us = again_us < kLookAgainMaxUs ? again_us * 2 : 0;
-          // Only the look again, and nothing new: no pass (it would find nothing to do).
-          if (why == Waiter::kTimeout && NowMicros() < wake) continue;
-        }
+        const bool fresh = state_.last_seq != before;
+        again_us = NextLookAgainUs(again_us, why, fresh);
+        // Only the look again, and nothing new: no pass (it would find nothing to do).
+        if (!fresh && why == Waiter::kTimeout && NowMicros() < wake) continue;
       }
       int64_t now = NowMicros();
       if (now >= next_ping) {

@@ -52,6 +52,14 @@ class Waiter {
   Waiter() = default;
 };
 
+// The next look-again interval (0: none), after a wake for `why` (WaitUntil's) whose
+// catch-up of the log found new events (`fresh`) or not; `again_us`: the current one.
+inline int64_t NextLookAgainUs(int64_t again_us, unsigned why, bool fresh) {
+  if (fresh) return 0;
+  if (why & Waiter::kLogChanged) return 1000;
+  return again_us && again_us < kLookAgainMaxUs ? again_us * 2 : 0;
+}
+
 // Watches the event log in `data_dir` (nothing to watch when empty). With
 // `handle_signals`, also turns SIGTERM and SIGINT into shutdown requests and SIGCHLD
 // into kChildExited (at most one Waiter per process may handle signals).

@@ -110,11 +110,12 @@ int RunNow(Context& ctx, const std::string& name, bool wait) {
   // show yet looks again after 1 ms, then 2, 4... up to 64 ms (it waited a whole
   // second, in about a third of `run --wait`s of a quick command).
   int64_t again_us = 0;
+  unsigned why = Waiter::kTimeout;  // of the last wake
   for (;;) {
     const uint64_t before = state.last_seq;
     Status st = log->CatchUp(&state);
     if (!st.ok()) return Fail(ctx, st);
-    if (state.last_seq != before) again_us = 0;
+    again_us = NextLookAgainUs(again_us, why, state.last_seq != before);
     const RunRecord* answer = nullptr;
     for (auto it = state.runs.rbegin(); it != state.runs.rend() && it->id > *seq; ++it) {
       if (it->request_seq == *seq) answer = &*it;
@@ -158,12 +159,7 @@ int RunNow(Context& ctx, const std::string& name, bool wait) {
       (void)SchedulePass(log.get(), &state, &schedules, o);
       continue;
     }
-    unsigned why = (*waiter)->WaitUntil(NowMicros() + (again_us ? again_us : kMicrosPerSecond));
-    if (why & Waiter::kLogChanged) {
-      again_us = 1000;
-    } else if (again_us) {
-      again_us = again_us < kLookAgainMaxUs ? again_us * 2 : 0;
-    }
+    why = (*waiter)->WaitUntil(NowMicros() + (again_us ? again_us : kMicrosPerSecond));
   }
 }
 
